@@ -1,0 +1,57 @@
+# The two commands of the contract: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432/wetech
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint format test-sqlite test-postgres test-e2e bench backup-bench clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## make run: the site on http://127.0.0.1:8000 with the gateway simulators, demo catalogue loaded.
+run: $(VENV)/.runtime
+	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py migrate --noinput
+	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py seed_demo
+	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py runserver 127.0.0.1:8000
+
+## make test: lint, the suite on SQLite, then again on PostgreSQL (+ Redis) when they answer.
+test: $(VENV)/.dev lint test-sqlite test-postgres
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test-sqlite: $(VENV)/.dev
+	@echo "== test suite on SQLite (browser tests included when Chromium is present)"
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q
+
+test-postgres: $(VENV)/.dev
+	@if timeout 2 bash -c '</dev/tcp/127.0.0.1/5432' 2>/dev/null; then \
+	  redis=""; \
+	  if timeout 2 bash -c '</dev/tcp/127.0.0.1/6379' 2>/dev/null; then redis="$(REDIS_TEST_URL)"; fi; \
+	  echo "== test suite on PostgreSQL$${redis:+ with Redis}"; \
+	  DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(VENV)/bin/pytest -q -m "not e2e"; \
+	else \
+	  echo "== PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL pass skipped"; \
+	fi
+
+## make bench: the load and backup benchmarks (not part of make test).
+bench: $(VENV)/.dev
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis artifacts

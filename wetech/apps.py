@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WetechConfig(AppConfig):
+    name = "wetech"
+    verbose_name = "WeTech"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,102 @@
+"""The settings rules: secret required, DATABASE_URL parsing, cache switch, deploy check clean.
+
+Settings are read once at import, so each rule is checked in a fresh interpreter with its own
+environment, the way a server would start.
+"""
+
+import json
+
+from wetech.tests.conftest import run_django
+
+PRINT = (
+    "from django.conf import settings as s; import json; "
+    "db = s.DATABASES['default']; "
+    "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']), "
+    "'options': db.get('OPTIONS', {}), 'conn_max_age': db.get('CONN_MAX_AGE'), "
+    "'host': db.get('HOST'), 'port': db.get('PORT'), "
+    "'cache': s.CACHES['default']['BACKEND'], 'debug': s.DEBUG, "
+    "'ssl_redirect': getattr(s, 'SECURE_SSL_REDIRECT', False), 'hsts': s.SECURE_HSTS_SECONDS}))"
+)
+
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k" * 20 + "production-like-secret-with-enough-entropy-1234567890",
+    "ALLOWED_HOSTS": "wetech.co.tz",
+    "SECURE_SSL_REDIRECT": "true",
+    "STATIC_MANIFEST": "true",
+}
+
+
+def settings_of(env):
+    result = run_django("shell", "-c", PRINT, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_missing_secret_key_with_debug_off_fails_with_one_clear_sentence():
+    result = run_django("check", env={"DEBUG": "false", "SECRET_KEY": None})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set: set it in the environment or in .env" in result.stderr
+    assert "Traceback" in result.stderr  # Django's ImproperlyConfigured, not a silent default
+
+
+def test_debug_may_run_without_secret_key():
+    result = run_django("check", env={"DEBUG": "true", "SECRET_KEY": None})
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_debug_defaults_to_off():
+    values = settings_of({"DEBUG": None, "SECRET_KEY": "x" * 50})
+
+    assert values["debug"] is False
+
+
+def test_sqlite_is_the_default_with_wal_and_a_busy_timeout():
+    values = settings_of({"DATABASE_URL": None})
+
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["name"].endswith("/db.sqlite3")
+    assert "journal_mode=WAL" in values["options"]["init_command"]
+    assert values["options"]["timeout"] == 20
+    assert values["options"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_database_url_switches_to_postgresql_with_pooling_and_connect_timeout():
+    values = settings_of({"DATABASE_URL": "postgres://shop:pw@db.internal:6543/wetech"})
+
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["name"] == "wetech"
+    assert values["host"] == "db.internal"
+    assert values["port"] == 6543
+    assert values["conn_max_age"] == 60
+    assert values["options"]["connect_timeout"] == 5
+
+
+def test_redis_url_switches_the_cache_backend():
+    assert settings_of({"REDIS_URL": None})["cache"].endswith("LocMemCache")
+    assert settings_of({"REDIS_URL": "redis://127.0.0.1:6379/3"})["cache"].endswith(
+        "redis.RedisCache"
+    )
+
+
+def test_production_like_environment_turns_on_transport_security():
+    values = settings_of(PRODUCTION_ENV)
+
+    assert values["ssl_redirect"] is True
+    assert values["hsts"] == 31536000
+
+
+def test_check_deploy_reports_no_warnings_in_a_production_like_environment():
+    result = run_django("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_dev_server_checks_pass_without_redis():
+    result = run_django("check", env={"REDIS_URL": None, "DEBUG": "true"})
+
+    assert result.returncode == 0, result.stderr
+    assert "django_ratelimit" not in result.stdout + result.stderr

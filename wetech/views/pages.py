@@ -1,0 +1,7 @@
+"""Company pages."""
+
+from django.shortcuts import render
+
+
+def home(request):
+    return render(request, "pages/home.html")

@@ -1,0 +1,328 @@
+"""Settings for the WeTech site.
+
+Every setting is read here, once, from the environment through django-environ (a `.env` file is
+read when present; real environment variables win). `.env.example` lists every variable and
+`../shared/docs/contract.md` says what each means. App code reads `django.conf.settings` only.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from wetech.log import build_logging_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -----------------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: set it in the environment or in .env "
+            "(only DEBUG=true may run without one)."
+        )
+    SECRET_KEY = "insecure-development-key-only-used-when-DEBUG-is-true"  # noqa: S105
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+APP_VERSION = env.str("APP_VERSION", default="") or __import__("wetech").__version__
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_ratelimit",
+    "wetech",
+]
+
+MIDDLEWARE = [
+    # First, so it times everything, and every response (even a probe's) carries X-Request-ID.
+    "wetech.middleware.performance.PerformanceMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "wetech.middleware.security_headers.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
+]
+
+ROOT_URLCONF = "wetechnologies.urls"
+WSGI_APPLICATION = "wetechnologies.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "wetech.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default="sqlite:///db.sqlite3")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if _db["NAME"] and _db["NAME"] != ":memory:" and not Path(_db["NAME"]).is_absolute():
+        _db["NAME"] = str(BASE_DIR / _db["NAME"])
+    _db["OPTIONS"] = {
+        # WAL lets readers carry on while one writer writes; IMMEDIATE takes the write lock at
+        # BEGIN so two writers queue on the busy timeout instead of failing with "locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=20),
+        **_db.get("OPTIONS", {}),
+    }
+elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
+    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db["OPTIONS"] = {
+        "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
+        **_db.get("OPTIONS", {}),
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits, gateway tokens, circuit breakers) ----------------------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="wetech"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "wetech",
+        }
+    }
+
+# django-ratelimit warns about any backend it does not list; Django's own Redis backend has the
+# atomic increment it needs. Local memory is per process: fine for one dev server, and the README
+# says why production sets REDIS_URL.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+if not REDIS_URL:
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+
+# --- Auth, i18n, static ---------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "Africa/Dar_es_Salaam"
+USE_I18N = True
+USE_TZ = True
+USE_THOUSAND_SEPARATOR = False
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG and env.bool("STATIC_MANIFEST", default=True)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_MAX_AGE = 31536000 if not DEBUG else 0
+# Serve straight from static/ (no collectstatic) in development and tests.
+WHITENOISE_AUTOREFRESH = DEBUG or env.bool("WHITENOISE_AUTOREFRESH", default=False)
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH
+
+# Bodies larger than this are refused with a 400 before any view reads them: the biggest honest
+# body is a lead with a 5,000-character message.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+
+# --- Security -------------------------------------------------------------------------------------
+
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    # Only a proxy we were told about may say the original request was HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "wetech.views.errors.csrf_failure"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# --- Email ----------------------------------------------------------------------------------------
+
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="WeTech <no-reply@wetech.co.tz>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+STAFF_EMAILS = env.list("STAFF_EMAILS", default=[])
+EMAIL_TIMEOUT = 10
+
+# --- Rate limits ----------------------------------------------------------------------------------
+
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_VIEW = "wetech.views.errors.rate_limited"
+LEADS_RATE_LIMIT = env.str("LEADS_RATE_LIMIT", default="5/m")
+LEADS_DAILY_LIMIT = env.str("LEADS_DAILY_LIMIT", default="50/d")
+PAY_RATE_LIMIT = env.str("PAY_RATE_LIMIT", default="10/m")
+CALLBACK_RATE_LIMIT = env.str("CALLBACK_RATE_LIMIT", default="600/m")
+
+# --- Invoices -------------------------------------------------------------------------------------
+
+INVOICE_TAX_RATE = env.get_value("INVOICE_TAX_RATE", cast=Decimal, default=Decimal("0.18"))
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=14)
+# A submit faster than this after the form was rendered is a bot.
+LEAD_FORM_MIN_SECONDS = env.float("LEAD_FORM_MIN_SECONDS", default=3.0)
+LEAD_FORM_MAX_AGE_SECONDS = env.int("LEAD_FORM_MAX_AGE_SECONDS", default=24 * 3600)
+
+# --- Payment gateways -----------------------------------------------------------------------------
+
+GATEWAY_SIMULATOR = env.bool("GATEWAY_SIMULATOR", default=False)
+_simulator_base = f"{SITE_URL}/sandbox"
+
+PESAPAL_BASE_URL = (
+    f"{_simulator_base}/pesapal"
+    if GATEWAY_SIMULATOR
+    else env.str("PESAPAL_BASE_URL", default="https://cybqa.pesapal.com/pesapalv3")
+).rstrip("/")
+PESAPAL_CONSUMER_KEY = env.str("PESAPAL_CONSUMER_KEY", default="") or (
+    "simulator-key" if GATEWAY_SIMULATOR else ""
+)
+PESAPAL_CONSUMER_SECRET = env.str("PESAPAL_CONSUMER_SECRET", default="") or (
+    "simulator-secret" if GATEWAY_SIMULATOR else ""
+)
+PESAPAL_IPN_ID = env.str("PESAPAL_IPN_ID", default="")
+
+AZAMPAY_AUTH_URL = (
+    f"{_simulator_base}/azampay/auth"
+    if GATEWAY_SIMULATOR
+    else env.str("AZAMPAY_AUTH_URL", default="https://authenticator-sandbox.azampay.co.tz")
+).rstrip("/")
+AZAMPAY_CHECKOUT_URL = (
+    f"{_simulator_base}/azampay/checkout"
+    if GATEWAY_SIMULATOR
+    else env.str("AZAMPAY_CHECKOUT_URL", default="https://sandbox.azampay.co.tz")
+).rstrip("/")
+AZAMPAY_APP_NAME = env.str("AZAMPAY_APP_NAME", default="") or (
+    "wetech-simulator" if GATEWAY_SIMULATOR else ""
+)
+AZAMPAY_CLIENT_ID = env.str("AZAMPAY_CLIENT_ID", default="") or (
+    "simulator-client" if GATEWAY_SIMULATOR else ""
+)
+AZAMPAY_CLIENT_SECRET = env.str("AZAMPAY_CLIENT_SECRET", default="") or (
+    "simulator-secret" if GATEWAY_SIMULATOR else ""
+)
+AZAMPAY_API_KEY = env.str("AZAMPAY_API_KEY", default="") or (
+    "simulator-api-key" if GATEWAY_SIMULATOR else ""
+)
+AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="") or (
+    "simulator-callback-secret-0123456789abcdef" if GATEWAY_SIMULATOR else ""
+)
+# The collection-status endpoint is undocumented for most accounts (gateways.md B8); only query
+# it where it has been shown to work for this merchant.
+AZAMPAY_STATUS_QUERY = env.bool("AZAMPAY_STATUS_QUERY", default=GATEWAY_SIMULATOR)
+
+# Outbound calls: explicit timeouts; retries and breaker sized for a customer waiting on a page.
+GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=3.05)
+GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=10.0)
+GATEWAY_RETRY_ATTEMPTS = env.int("GATEWAY_RETRY_ATTEMPTS", default=3)
+GATEWAY_RETRY_BASE_WAIT = env.float("GATEWAY_RETRY_BASE_WAIT", default=0.25)
+GATEWAY_RETRY_MAX_WAIT = env.float("GATEWAY_RETRY_MAX_WAIT", default=2.0)
+GATEWAY_RETRY_DEADLINE = env.float("GATEWAY_RETRY_DEADLINE", default=8.0)
+GATEWAY_BREAKER_THRESHOLD = env.int("GATEWAY_BREAKER_THRESHOLD", default=5)
+GATEWAY_BREAKER_RESET_SECONDS = env.float("GATEWAY_BREAKER_RESET_SECONDS", default=30.0)
+
+# Content Security Policy: everything from our own origin; forms may also post (and be
+# redirected) to the payment gateways' hosted pages.
+CSP_FORM_ACTION_HOSTS = sorted(
+    {
+        f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+        for url in (PESAPAL_BASE_URL, AZAMPAY_CHECKOUT_URL, "https://pay.pesapal.com")
+        if urlsplit(url).netloc and not url.startswith(SITE_URL)
+    }
+)
+
+# --- Operations -----------------------------------------------------------------------------------
+
+LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+LOGGING = build_logging_config(log_dir=LOG_DIR, level=LOG_LEVEL, fmt=LOG_FORMAT)
+
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=30)
+BACKUP_MAX_AGE_HOURS = env.float("BACKUP_MAX_AGE_HOURS", default=26)
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
+SLOW_REQUEST_WARNING_MS = env.int("SLOW_REQUEST_WARNING_MS", default=1000)
+SLOW_REQUEST_ERROR_MS = env.int("SLOW_REQUEST_ERROR_MS", default=5000)
+# Networks whose requests see Server-Timing (besides staff): loopback and the proxies in front.
+INTERNAL_IPS = env.list("INTERNAL_IPS", default=["127.0.0.1", "::1"])
+
+# --- Sentry ---------------------------------------------------------------------------------------
+
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from wetech.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default=APP_VERSION),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
