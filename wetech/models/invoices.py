@@ -1,0 +1,197 @@
+"""Invoices, their lines and the per-year counter that numbers them.
+
+Once an invoice leaves draft its number, client snapshot, lines and totals are the document the
+customer holds and the tax office may ask for: they can no longer change. Only its status (and
+when it was paid) moves on.
+"""
+
+import secrets
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from wetech.money import DEFAULT_CURRENCY, format_rate_percent, quantize
+
+
+class InvoiceLocked(Exception):
+    """An attempt to change what an issued invoice says."""
+
+
+def new_invoice_token() -> str:
+    # 32 random bytes: the token alone grants sight of the invoice, so it must be unguessable.
+    return secrets.token_urlsafe(32)
+
+
+class InvoiceCounter(models.Model):
+    """The last number used in a year; its row lock serialises numbering (gapless, unique)."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-year"]
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ISSUED = "issued", "Issued"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+        NEEDS_REVIEW = "needs_review", "Needs review"
+
+    # What an issued invoice states; see the module docstring.
+    FROZEN_FIELDS = (
+        "number",
+        "token",
+        "client_id",
+        "client_name",
+        "client_email",
+        "client_phone",
+        "client_company",
+        "currency",
+        "subtotal",
+        "tax_rate",
+        "tax",
+        "total",
+        "issued_at",
+        "due_date",
+    )
+
+    number = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    token = models.CharField(max_length=64, unique=True, default=new_invoice_token, editable=False)
+    client = models.ForeignKey("wetech.Client", on_delete=models.PROTECT, related_name="invoices")
+    lead = models.OneToOneField(
+        "wetech.Lead",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice",
+    )
+    client_name = models.CharField(max_length=120)
+    client_email = models.EmailField(max_length=254)
+    client_phone = models.CharField(max_length=20)
+    client_company = models.CharField(max_length=120, blank=True)
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)
+    tax = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    issued_at = models.DateTimeField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="draft")
+                | (models.Q(number__isnull=False) & models.Q(issued_at__isnull=False)),
+                name="invoice_issued_has_number",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total=models.F("subtotal") + models.F("tax")),
+                name="invoice_total_is_subtotal_plus_tax",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(subtotal__gte=0) & models.Q(tax__gte=0),
+                name="invoice_amounts_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number or f"Draft invoice for {self.client_name}"
+
+    def get_absolute_url(self):
+        return reverse("invoice_detail", args=[self.token])
+
+    @property
+    def tax_label(self) -> str:
+        return f"VAT {format_rate_percent(self.tax_rate)}%"
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status == self.Status.ISSUED
+
+    def _stored(self):
+        if self.pk is None:
+            return None
+        return type(self).objects.filter(pk=self.pk).values("status", *self.FROZEN_FIELDS).first()
+
+    def save(self, *args, **kwargs):
+        stored = self._stored()
+        if stored and stored["status"] != self.Status.DRAFT:
+            changed = [f for f in self.FROZEN_FIELDS if getattr(self, f) != stored[f]]
+            if changed or self.status == self.Status.DRAFT:
+                raise InvoiceLocked(
+                    f"Invoice {stored['number']} is {stored['status']}: "
+                    f"{', '.join(changed) or 'status'} can no longer change."
+                )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        stored = self._stored()
+        if stored and stored["status"] != self.Status.DRAFT:
+            raise InvoiceLocked(f"Invoice {stored['number']} is issued and cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
+
+def _refuse_if_any_issued(invoice_ids) -> None:
+    issued = (
+        Invoice.objects.filter(pk__in=set(invoice_ids))
+        .exclude(status=Invoice.Status.DRAFT)
+        .values_list("number", flat=True)
+    )
+    numbers = list(issued)
+    if numbers:
+        raise InvoiceLocked(f"Lines of issued invoices cannot change: {', '.join(numbers)}.")
+
+
+class InvoiceLineQuerySet(models.QuerySet):
+    # Bulk paths skip save()/delete(), so they check the same rule.
+    def update(self, **kwargs):
+        _refuse_if_any_issued(self.values_list("invoice_id", flat=True))
+        return super().update(**kwargs)
+
+    def delete(self):
+        _refuse_if_any_issued(self.values_list("invoice_id", flat=True))
+        return super().delete()
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=1)
+    description = models.CharField(max_length=240)
+    quantity = models.DecimalField(
+        max_digits=10, decimal_places=2, default=1, validators=[MinValueValidator(0)]
+    )
+    unit_price = models.DecimalField(
+        max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2, editable=False)
+
+    objects = InvoiceLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["invoice", "position", "pk"]
+
+    def __str__(self):
+        return self.description
+
+    def save(self, *args, **kwargs):
+        _refuse_if_any_issued([self.invoice_id])
+        self.amount = quantize(self.quantity * self.unit_price)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_if_any_issued([self.invoice_id])
+        return super().delete(*args, **kwargs)
