@@ -1,7 +1,16 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from wetech.views import pages
+from wetech.views import invoices, leads, pages
+
+# Invoice tokens are URL-safe base64; anything else is a 404 before the database is asked.
+INVOICE = r"^invoices/(?P<token>[A-Za-z0-9_-]{32,64})/"
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("services/<slug:slug>/", pages.service_detail, name="service_detail"),
+    path("contact/", pages.contact, name="contact"),
+    path("leads/", leads.lead_create, name="lead_create"),
+    path("leads/thanks/", pages.lead_thanks, name="lead_thanks"),
+    re_path(rf"{INVOICE}$", invoices.invoice_detail, name="invoice_detail"),
+    re_path(rf"{INVOICE}status/$", invoices.invoice_status, name="invoice_status"),
 ]

@@ -111,8 +111,25 @@ class Invoice(models.Model):
     def __str__(self):
         return self.number or f"Draft invoice for {self.client_name}"
 
+    def save(self, *args, **kwargs):
+        stored = self._stored()
+        if stored and stored["status"] != self.Status.DRAFT:
+            changed = [f for f in self.FROZEN_FIELDS if getattr(self, f) != stored[f]]
+            if changed or self.status == self.Status.DRAFT:
+                raise InvoiceLocked(
+                    f"Invoice {stored['number']} is {stored['status']}: "
+                    f"{', '.join(changed) or 'status'} can no longer change."
+                )
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("invoice_detail", args=[self.token])
+
+    def delete(self, *args, **kwargs):
+        stored = self._stored()
+        if stored and stored["status"] != self.Status.DRAFT:
+            raise InvoiceLocked(f"Invoice {stored['number']} is issued and cannot be deleted.")
+        return super().delete(*args, **kwargs)
 
     @property
     def tax_label(self) -> str:
@@ -126,23 +143,6 @@ class Invoice(models.Model):
         if self.pk is None:
             return None
         return type(self).objects.filter(pk=self.pk).values("status", *self.FROZEN_FIELDS).first()
-
-    def save(self, *args, **kwargs):
-        stored = self._stored()
-        if stored and stored["status"] != self.Status.DRAFT:
-            changed = [f for f in self.FROZEN_FIELDS if getattr(self, f) != stored[f]]
-            if changed or self.status == self.Status.DRAFT:
-                raise InvoiceLocked(
-                    f"Invoice {stored['number']} is {stored['status']}: "
-                    f"{', '.join(changed) or 'status'} can no longer change."
-                )
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        stored = self._stored()
-        if stored and stored["status"] != self.Status.DRAFT:
-            raise InvoiceLocked(f"Invoice {stored['number']} is issued and cannot be deleted.")
-        return super().delete(*args, **kwargs)
 
 
 def _refuse_if_any_issued(invoice_ids) -> None:

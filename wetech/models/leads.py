@@ -27,6 +27,8 @@ class Lead(models.Model):
         WON = "won", "Won"
         LOST = "lost", "Lost"
 
+    UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="leads")
     service = models.ForeignKey(
         "wetech.Service", on_delete=models.PROTECT, null=True, blank=True, related_name="leads"
@@ -57,8 +59,7 @@ class Lead(models.Model):
         constraints = [
             # Consent without its evidence is worth nothing to a regulator.
             models.CheckConstraint(
-                condition=models.Q(marketing_consent=False)
-                | models.Q(consent_at__isnull=False),
+                condition=models.Q(marketing_consent=False) | models.Q(consent_at__isnull=False),
                 name="lead_consent_has_time",
             )
         ]

@@ -1,0 +1,153 @@
+"""Forms: validation and cleaning only (no saving, no side effects)."""
+
+import time
+
+import phonenumbers
+from django import forms
+from django.conf import settings
+from django.core import signing
+
+from wetech.models import Service
+from wetech.sanitize import plain_text, single_line
+
+LEAD_FORM_SALT = "wetech.forms.LeadForm.rendered_at"
+
+SPAM_MESSAGE = "This form looks automated, so we did not send it."
+TOO_FAST_MESSAGE = (
+    "That was quicker than a person can fill in the form. Wait a few seconds and send it again."
+)
+EXPIRED_MESSAGE = "This form has expired. Reload the page and send it again."
+TAMPERED_MESSAGE = "This form could not be checked. Reload the page and send it again."
+
+
+def lead_form_token() -> str:
+    """A signed note of when the form was rendered; `LeadForm` checks its age on submit."""
+    return signing.dumps(time.time(), salt=LEAD_FORM_SALT, compress=False)
+
+
+def phone_to_e164(raw: str) -> str:
+    """A Tanzanian (default) or international number in E.164, or ValidationError."""
+    try:
+        number = phonenumbers.parse(raw, "TZ")
+    except phonenumbers.NumberParseException as exc:
+        raise forms.ValidationError(
+            "Enter a phone number like 0712 345 678 or +255 712 345 678.", code="invalid_phone"
+        ) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise forms.ValidationError(
+            "That phone number does not exist. Check the digits, e.g. 0712 345 678.",
+            code="invalid_phone",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class LeadForm(forms.Form):
+    """The lead form of the contract ("Lead form fields"), plus the signed render-time token."""
+
+    name = forms.CharField(
+        max_length=120, label="Your name", widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    email = forms.EmailField(
+        max_length=254, label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    phone = forms.CharField(
+        max_length=32,
+        label="Phone",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        help_text="A Tanzanian number (0712 345 678) or an international one with its +code.",
+    )
+    company = forms.CharField(
+        max_length=120,
+        required=False,
+        label="Company (optional)",
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.active(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "That service is not offered any more."},
+    )
+    message = forms.CharField(
+        max_length=5000, required=False, label="Message", widget=forms.Textarea(attrs={"rows": 6})
+    )
+    marketing_consent = forms.BooleanField(
+        required=False, label="Send me occasional news and offers from WeTech."
+    )
+    website = forms.CharField(required=False, strip=False)
+    form_token = forms.CharField(required=False)
+    utm_source = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+    utm_medium = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+    utm_campaign = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+    utm_term = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+    utm_content = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+    landing_page = forms.CharField(max_length=500, required=False, widget=forms.HiddenInput)
+    referrer = forms.CharField(max_length=500, required=False, widget=forms.HiddenInput)
+
+    SPAM_FIELDS = ("website", "form_token")
+    HIDDEN_FIELDS = (
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "landing_page",
+        "referrer",
+    )
+
+    def _required_text(self, field, message):
+        value = single_line(self.cleaned_data.get(field, ""))
+        if not value:
+            raise forms.ValidationError(message, code="required")
+        return value
+
+    def clean_name(self):
+        return self._required_text("name", "Please tell us your name.")
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_phone(self):
+        return phone_to_e164(self.cleaned_data["phone"])
+
+    def clean_company(self):
+        return single_line(self.cleaned_data["company"])
+
+    def clean_message(self):
+        return plain_text(self.cleaned_data["message"])
+
+    def clean_website(self):
+        if self.cleaned_data["website"]:
+            raise forms.ValidationError(SPAM_MESSAGE, code="spam")
+        return ""
+
+    def clean_form_token(self):
+        token = self.cleaned_data["form_token"]
+        try:
+            rendered_at = signing.loads(
+                token, salt=LEAD_FORM_SALT, max_age=settings.LEAD_FORM_MAX_AGE_SECONDS
+            )
+        except signing.SignatureExpired as exc:
+            raise forms.ValidationError(EXPIRED_MESSAGE, code="expired") from exc
+        except signing.BadSignature as exc:
+            raise forms.ValidationError(TAMPERED_MESSAGE, code="tampered") from exc
+        if not isinstance(rendered_at, int | float) or isinstance(rendered_at, bool):
+            raise forms.ValidationError(TAMPERED_MESSAGE, code="tampered")
+        if time.time() - rendered_at < settings.LEAD_FORM_MIN_SECONDS:
+            raise forms.ValidationError(TOO_FAST_MESSAGE, code="too_fast")
+        return token
+
+    def clean(self):
+        cleaned = super().clean()
+        for field in self.HIDDEN_FIELDS:
+            if field in cleaned:
+                cleaned[field] = single_line(cleaned[field])
+        if not cleaned.get("service") and "message" in cleaned and not cleaned["message"]:
+            self.add_error("message", "Tell us briefly what you need.")
+        return cleaned
+
+    @property
+    def is_spam(self) -> bool:
+        """Rejected by the anti-spam checks (as opposed to a person's typing mistake)."""
+        return any(field in self.errors for field in self.SPAM_FIELDS)

@@ -1,0 +1,96 @@
+"""Invoices: drafting one for a lead, issuing it under a gapless per-year number, and its status.
+
+Numbers come from the year's `InvoiceCounter` row taken with `select_for_update` inside the
+transaction that issues the invoice: two issuers queue on the row lock, and a rollback gives the
+number back with everything else, so the sequence has no gaps and no duplicates.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from wetech.models import Invoice, InvoiceCounter, InvoiceLine, Lead
+from wetech.money import quantize, to_wire
+
+NUMBER_FORMAT = "WT-{year}-{sequence:05d}"
+
+
+def invoice_number_next(*, year: int) -> str:
+    """Take the next number of `year`. Must run inside the issuing transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("invoice numbers are only taken inside the issuing transaction")
+    # get_or_create creates the year's row in a savepoint and, if another transaction created it
+    # first, reads theirs; the lock below then queues us behind any issuer of the same year.
+    InvoiceCounter.objects.get_or_create(year=year)
+    counter = InvoiceCounter.objects.select_for_update().get(year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return NUMBER_FORMAT.format(year=year, sequence=counter.last_number)
+
+
+def invoice_totals_compute(*, invoice: Invoice) -> None:
+    """Set subtotal, tax and total of a draft from its lines (tax half-up to cents)."""
+    subtotal = quantize(sum((line.amount for line in invoice.lines.all()), start=0))
+    invoice.subtotal = subtotal
+    invoice.tax = quantize(subtotal * invoice.tax_rate)
+    invoice.total = subtotal + invoice.tax
+
+
+@transaction.atomic
+def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
+    """A draft invoice for the lead's priced service (None when there is nothing to invoice)."""
+    service = lead.service
+    if service is None or not service.is_priced:
+        return None
+    invoice = Invoice.objects.create(
+        client=lead.client,
+        lead=lead,
+        client_name=lead.name,
+        client_email=lead.email,
+        client_phone=lead.phone,
+        client_company=lead.company,
+        currency=service.currency,
+        tax_rate=settings.INVOICE_TAX_RATE,
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        description=f"{service.name} ({service.price_note})"
+        if service.price_note
+        else service.name,
+        quantity=1,
+        unit_price=service.price,
+    )
+    invoice_totals_compute(invoice=invoice)
+    invoice.save(update_fields=["subtotal", "tax", "total", "updated_at"])
+    return invoice
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice) -> Invoice:
+    """Number and issue a draft; from here on its lines and totals are fixed."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise ValueError(f"invoice {invoice.number} is already {invoice.status}")
+    invoice_totals_compute(invoice=invoice)
+    now = timezone.now()
+    invoice.number = invoice_number_next(year=timezone.localtime(now).year)
+    invoice.issued_at = now
+    invoice.due_date = timezone.localtime(now).date() + timedelta(days=settings.INVOICE_DUE_DAYS)
+    invoice.status = Invoice.Status.ISSUED
+    invoice.save()
+    return invoice
+
+
+def invoice_status_payload(invoice: Invoice) -> dict:
+    """The `/invoices/<token>/status/` JSON of the contract (money as decimal strings)."""
+    return {
+        "number": invoice.number,
+        "status": invoice.status,
+        "total": to_wire(invoice.total),
+        "currency": invoice.currency,
+        "amount_paid": to_wire(0),
+        "payments": [],
+    }

@@ -1,0 +1,117 @@
+from decimal import Decimal
+
+import pytest
+
+from wetech.models import Client, Invoice, InvoiceLine, InvoiceLocked
+from wetech.services.invoicing import invoice_issue, invoice_totals_compute
+
+pytestmark = pytest.mark.django_db
+
+
+def _draft(**overrides):
+    client = Client.objects.create(name="Asha", email="asha@example.co.tz", phone="+255712345678")
+    fields = {
+        "client": client,
+        "client_name": "Asha",
+        "client_email": "asha@example.co.tz",
+        "client_phone": "+255712345678",
+        "tax_rate": Decimal("0.18"),
+        **overrides,
+    }
+    invoice = Invoice.objects.create(**fields)
+    InvoiceLine.objects.create(invoice=invoice, description="Website", unit_price=Decimal("100"))
+    return invoice
+
+
+def test_token_is_long_random_and_unique():
+    one = _draft()
+    two = Invoice.objects.create(
+        client=one.client, client_name="A", client_email="a@example.com", client_phone="+1"
+    )
+    assert len(one.token) >= 43
+    assert one.token != two.token
+
+
+def test_line_amount_is_quantity_times_price_rounded_half_up():
+    invoice = _draft()
+    line = InvoiceLine.objects.create(
+        invoice=invoice, description="Hours", quantity=Decimal("1.5"), unit_price=Decimal("0.99")
+    )
+    assert line.amount == Decimal("1.49")  # 1.485 half-up
+
+
+def test_draft_totals_follow_the_lines():
+    invoice = _draft()
+    invoice_totals_compute(invoice=invoice)
+    assert (invoice.subtotal, invoice.tax, invoice.total) == (
+        Decimal("100.00"),
+        Decimal("18.00"),
+        Decimal("118.00"),
+    )
+
+
+def test_tax_label_shows_the_rate():
+    assert _draft(tax_rate=Decimal("0.18")).tax_label == "VAT 18%"
+
+
+class TestIssuedInvoiceIsImmutable:
+    @pytest.fixture
+    def issued(self):
+        return invoice_issue(invoice=_draft())
+
+    def test_totals_cannot_change(self, issued):
+        issued.total = Decimal("1.00")
+        issued.subtotal = Decimal("1.00")
+        issued.tax = Decimal("0.00")
+        with pytest.raises(InvoiceLocked):
+            issued.save()
+        issued.refresh_from_db()
+        assert issued.total == Decimal("118.00")
+
+    def test_snapshot_and_number_cannot_change(self, issued):
+        issued.client_name = "Someone else"
+        with pytest.raises(InvoiceLocked):
+            issued.save()
+        issued.refresh_from_db()
+        issued.number = "WT-2000-00001"
+        with pytest.raises(InvoiceLocked):
+            issued.save()
+
+    def test_cannot_go_back_to_draft(self, issued):
+        issued.status = Invoice.Status.DRAFT
+        with pytest.raises(InvoiceLocked):
+            issued.save()
+
+    def test_status_and_paid_time_may_move_on(self, issued):
+        issued.status = Invoice.Status.PAID
+        issued.save()
+        assert Invoice.objects.get(pk=issued.pk).status == "paid"
+
+    def test_lines_cannot_be_added_changed_or_deleted(self, issued):
+        line = issued.lines.get()
+        line.unit_price = Decimal("1")
+        with pytest.raises(InvoiceLocked):
+            line.save()
+        with pytest.raises(InvoiceLocked):
+            line.delete()
+        with pytest.raises(InvoiceLocked):
+            InvoiceLine.objects.create(invoice=issued, description="Extra", unit_price=1)
+        with pytest.raises(InvoiceLocked):
+            InvoiceLine.objects.filter(invoice=issued).update(unit_price=1)
+        with pytest.raises(InvoiceLocked):
+            InvoiceLine.objects.filter(invoice=issued).delete()
+        assert issued.lines.get().unit_price == Decimal("100.00")
+
+    def test_issued_invoice_cannot_be_deleted(self, issued):
+        with pytest.raises(InvoiceLocked):
+            issued.delete()
+        assert Invoice.objects.filter(pk=issued.pk).exists()
+
+
+def test_draft_lines_can_still_change():
+    invoice = _draft()
+    line = invoice.lines.get()
+    line.unit_price = Decimal("200")
+    line.save()
+    line.delete()
+    assert not invoice.lines.exists()
