@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so it times everything, and every response (even a probe's) carries X-Request-ID.
     "wetech.middleware.performance.PerformanceMiddleware",
+    # Probes are answered here: before the SSL redirect, the host check, sessions and rate limits.
+    "wetech.middleware.health_probe.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "wetech.middleware.security_headers.ContentSecurityPolicyMiddleware",
@@ -286,6 +288,8 @@ GATEWAY_RETRY_MAX_WAIT = env.float("GATEWAY_RETRY_MAX_WAIT", default=2.0)
 GATEWAY_RETRY_DEADLINE = env.float("GATEWAY_RETRY_DEADLINE", default=8.0)
 GATEWAY_BREAKER_THRESHOLD = env.int("GATEWAY_BREAKER_THRESHOLD", default=5)
 GATEWAY_BREAKER_RESET_SECONDS = env.float("GATEWAY_BREAKER_RESET_SECONDS", default=30.0)
+# How long the simulated phone takes to approve an AzamPay push (simulator only).
+SIMULATOR_AZAMPAY_DELAY_SECONDS = env.float("SIMULATOR_AZAMPAY_DELAY_SECONDS", default=2.0)
 
 # Content Security Policy: everything from our own origin; forms may also post (and be
 # redirected) to the payment gateways' hosted pages.

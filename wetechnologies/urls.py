@@ -1,11 +1,20 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from wetech.views import health
+
 admin.site.site_header = "WeTech back office"
 admin.site.site_title = "WeTech admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # HealthProbeMiddleware answers these first; the routes are here for reverse() and clarity.
+    path("health/", health.report, name="health"),
+    path("health/ready/", health.ready, name="health-ready"),
+    path("health/live/", health.live, name="health-live"),
+    # The gateway simulators: every view answers 404 unless GATEWAY_SIMULATOR is on (checked per
+    # request, so tests can switch them on under live_server).
+    path("sandbox/", include("wetech.gateways.simulator.urls")),
     path("", include("wetech.urls")),
 ]
 
