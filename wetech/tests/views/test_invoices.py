@@ -1,0 +1,100 @@
+import re
+from decimal import Decimal
+
+import pytest
+
+from wetech.models import Invoice
+from wetech.services.leads import lead_capture
+from wetech.tests.lead_helpers import make_service
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def invoice():
+    _, invoice = lead_capture(
+        name="Asha <i>Mwinyi</i>",
+        email="asha@example.co.tz",
+        phone="+255712345678",
+        company="Mwinyi & Sons",
+        service=make_service(price=Decimal("1500000")),
+    )
+    return invoice
+
+
+def test_invoice_page_shows_the_document(client, invoice):
+    response = client.get(f"/invoices/{invoice.token}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert invoice.number in html
+    assert "Asha &lt;i&gt;Mwinyi&lt;/i&gt;" in html
+    assert "Mwinyi &amp; Sons" in html
+    assert "Business website" in html
+    assert "TZS 1,500,000" in html
+    assert "VAT 18%" in html
+    assert "TZS 270,000" in html
+    assert "TZS 1,770,000" in html
+    assert 'class="badge badge-issued"' in html
+    assert 'href="/static/css/print.css" media="print"' in html
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_pay_options_offer_both_gateways_while_issued(client, invoice):
+    html = client.get(f"/invoices/{invoice.token}/").content.decode()
+    assert 'class="pay-options' in html
+    assert f'action="/invoices/{invoice.token}/pay/pesapal/"' in html
+    assert f'action="/invoices/{invoice.token}/pay/azampay/"' in html
+    assert "Pay by card or mobile money with Pesapal" in html
+    assert 'name="phone"' in html
+    options = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', html))
+    assert options["Tigo"] == "Mixx by Yas (Tigo Pesa)"
+    assert options["Mpesa"] == "M-Pesa"
+    assert set(options) == {"Airtel", "Tigo", "Halopesa", "Azampesa", "Mpesa"}
+    assert html.count('name="csrfmiddlewaretoken"') == 2
+
+
+@pytest.mark.parametrize("status", ["paid", "void", "needs_review"])
+def test_no_pay_options_unless_issued(client, invoice, status):
+    Invoice.objects.filter(pk=invoice.pk).update(status=status)
+    html = client.get(f"/invoices/{invoice.token}/").content.decode()
+    assert "pay-options" not in html
+    assert "/pay/pesapal/" not in html
+
+
+def test_status_json_matches_the_contract(client, invoice):
+    response = client.get(f"/invoices/{invoice.token}/status/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "number": invoice.number,
+        "status": "issued",
+        "total": "1770000.00",
+        "currency": "TZS",
+        "amount_paid": "0.00",
+        "payments": [],
+    }
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/invoices/" + "A" * 43 + "/",
+        "/invoices/" + "A" * 43 + "/status/",
+        "/invoices/short/",
+        "/invoices/%00" + "A" * 40 + "/",
+        "/invoices/1/",
+    ],
+)
+def test_unknown_tokens_are_404(client, invoice, path):
+    assert client.get(path).status_code == 404
+
+
+def test_drafts_are_not_public(client, invoice):
+    draft = Invoice.objects.create(
+        client=invoice.client,
+        client_name="A",
+        client_email="a@example.com",
+        client_phone="+255712345678",
+    )
+    assert client.get(f"/invoices/{draft.token}/").status_code == 404
+    assert client.get(f"/invoices/{draft.token}/status/").status_code == 404

@@ -1,0 +1,60 @@
+import re
+from decimal import Decimal
+
+import pytest
+
+from wetech.tests.lead_helpers import hidden_fields, make_service
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_active_services_with_prices(client):
+    make_service(name="Business website", slug="business-website", price=Decimal("1500000"))
+    make_service(name="Mobile app", slug="mobile-app", price=None)
+    make_service(name="Retired", slug="retired", active=False)
+    html = client.get("/").content.decode()
+    assert "TZS 1,500,000" in html
+    assert "+ VAT" in html
+    assert 'href="/services/business-website/"' in html
+    assert "Priced on request" in html
+    assert "Retired" not in html
+
+
+def test_service_page_has_the_lead_form_with_its_hidden_fields(client):
+    make_service()
+    response = client.get(
+        "/services/business-website/?utm_source=google&utm_medium=cpc",
+        HTTP_REFERER="https://www.google.com/",
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'action="/leads/"' in html
+    fields = hidden_fields(html)
+    assert fields["service"] == "business-website"
+    assert fields["utm_source"] == "google"
+    assert fields["referrer"] == "https://www.google.com/"
+    assert fields["form_token"]
+    assert "csrfmiddlewaretoken" in fields
+    assert re.search(r'class="honeypot"[^>]*>\s*<label for="id_website">', html)
+    for name in ("name", "email", "phone", "company", "message", "marketing_consent"):
+        assert f'name="{name}"' in html
+    assert "<script>" not in html and "style=" not in html
+
+
+def test_unknown_or_inactive_service_is_404(client):
+    make_service(slug="old", active=False)
+    assert client.get("/services/old/").status_code == 404
+    assert client.get("/services/nope/").status_code == 404
+
+
+def test_contact_page_has_the_general_form_without_a_service(client):
+    html = client.get("/contact/").content.decode()
+    assert 'action="/leads/"' in html
+    assert hidden_fields(html).get("service", "") == ""
+    assert "How can we help?" in html
+
+
+def test_nav_links_use_the_routes(client):
+    html = client.get("/contact/").content.decode()
+    assert 'href="/contact/"' in html
+    assert 'href="/#services"' in html
