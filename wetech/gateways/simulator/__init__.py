@@ -1,0 +1,13 @@
+"""Local stand-ins for Pesapal and AzamPay, served under /sandbox/ when GATEWAY_SIMULATOR is on.
+
+They speak the real HTTP at the real paths (so the clients cannot tell), with the real quirks,
+and keep their state in the Django cache. Every view answers 404 while GATEWAY_SIMULATOR is off,
+whatever the URLconf says. Run one process (or share a Redis cache) when using them.
+
+Rules a demo or test can rely on:
+- Pesapal: the hosted page's "Pay" completes the order, "Fail" fails it, "Cancel" fails it as
+  cancelled by the customer. Status stays pending (status_code 0 + payment_details_not_found)
+  until a button is pressed. A refund of a completed order is approved at once and reverses it.
+- AzamPay: the phone approves after SIMULATOR_AZAMPAY_DELAY_SECONDS; a number ending in 000
+  declines, one ending in 999 never answers (no callback, status stays pending).
+"""
