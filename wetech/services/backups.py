@@ -178,7 +178,14 @@ def backup_create(
 
 def backup_checksum_verify(*, path: Path | str) -> str:
     """Check `path` against its `.sha256` file; returns the digest or raises BackupError."""
-    path = Path(path)
+    try:
+        return _checksum_verify(Path(path))
+    except BackupError as exc:
+        logger.error("backup %s refused: %s", path, exc)
+        raise
+
+
+def _checksum_verify(path: Path) -> str:
     if not path.is_file():
         raise BackupError(f"no such backup file: {path}")
     digest_file = checksum_path_for(path)
@@ -206,7 +213,7 @@ def backup_restore(*, path: Path | str, alias: str = "default") -> None:
     """Replace database `alias` with the backup at `path`, after checking its sha256."""
     path = Path(path)
     try:
-        backup_checksum_verify(path=path)
+        _checksum_verify(path)
         connection = _connection_for(alias)
         kind = _kind_of(path)
         if kind != connection.vendor:
