@@ -278,6 +278,9 @@ AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="") or (
 # The collection-status endpoint is undocumented for most accounts (gateways.md B8); only query
 # it where it has been shown to work for this merchant.
 AZAMPAY_STATUS_QUERY = env.bool("AZAMPAY_STATUS_QUERY", default=GATEWAY_SIMULATOR)
+# An open payment attempt older than this is expired by reconcile_payments once the gateway
+# still calls it pending; a success that arrives later is still credited.
+PAYMENT_ATTEMPT_TTL_MINUTES = env.int("PAYMENT_ATTEMPT_TTL_MINUTES", default=60)
 
 # Outbound calls: explicit timeouts; retries and breaker sized for a customer waiting on a page.
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=3.05)
