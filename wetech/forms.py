@@ -7,7 +7,8 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 
-from wetech.models import Service
+from wetech.gateways.azampay import normalize_msisdn
+from wetech.models import PaymentAttempt, Service
 from wetech.sanitize import plain_text, single_line
 
 LEAD_FORM_SALT = "wetech.forms.LeadForm.rendered_at"
@@ -151,3 +152,31 @@ class LeadForm(forms.Form):
     def is_spam(self) -> bool:
         """Rejected by the anti-spam checks (as opposed to a person's typing mistake)."""
         return any(field in self.errors for field in self.SPAM_FIELDS)
+
+
+class AzamPayForm(forms.Form):
+    """The mobile-money push: the payer's Tanzanian number and their network."""
+
+    PROVIDER_CHOICES = PaymentAttempt.Provider.choices
+
+    phone = forms.CharField(
+        max_length=32,
+        label="Mobile money number",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    provider = forms.ChoiceField(
+        choices=PROVIDER_CHOICES,
+        label="Network",
+        error_messages={"invalid_choice": "Choose your mobile money network from the list."},
+    )
+
+    def clean_phone(self):
+        e164 = phone_to_e164(self.cleaned_data["phone"])
+        try:
+            normalize_msisdn(e164)
+        except ValueError as exc:
+            raise forms.ValidationError(
+                "Enter a Tanzanian mobile money number, e.g. 0712 345 678.",
+                code="not_mobile_money",
+            ) from exc
+        return e164

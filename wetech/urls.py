@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from wetech.views import invoices, leads, pages
+from wetech.views import invoices, leads, pages, payments
 
 # Invoice tokens are URL-safe base64; anything else is a 404 before the database is asked.
 INVOICE = r"^invoices/(?P<token>[A-Za-z0-9_-]{32,64})/"
@@ -13,4 +13,13 @@ urlpatterns = [
     path("leads/thanks/", pages.lead_thanks, name="lead_thanks"),
     re_path(rf"{INVOICE}$", invoices.invoice_detail, name="invoice_detail"),
     re_path(rf"{INVOICE}status/$", invoices.invoice_status, name="invoice_status"),
+    re_path(rf"{INVOICE}pay/pesapal/$", payments.pay_pesapal, name="pay_pesapal"),
+    re_path(rf"{INVOICE}pay/azampay/$", payments.pay_azampay, name="pay_azampay"),
+    path("payments/pesapal/callback/", payments.pesapal_callback, name="pesapal_callback"),
+    path("payments/pesapal/ipn/", payments.pesapal_ipn, name="pesapal_ipn"),
+    path(
+        "payments/azampay/callback/<str:secret>/",
+        payments.azampay_callback,
+        name="azampay_callback",
+    ),
 ]

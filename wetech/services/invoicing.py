@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from wetech.models import Invoice, InvoiceCounter, InvoiceLine, Lead
 from wetech.money import quantize, to_wire
+from wetech.services.settlement import ledger_net_paid
 
 NUMBER_FORMAT = "WT-{year}-{sequence:05d}"
 
@@ -91,6 +92,13 @@ def invoice_status_payload(invoice: Invoice) -> dict:
         "status": invoice.status,
         "total": to_wire(invoice.total),
         "currency": invoice.currency,
-        "amount_paid": to_wire(0),
-        "payments": [],
+        "amount_paid": to_wire(ledger_net_paid(invoice)),
+        "payments": [
+            {
+                "gateway": attempt.gateway,
+                "status": attempt.status,
+                "reference": attempt.merchant_reference,
+            }
+            for attempt in invoice.payment_attempts.order_by("-created_at", "-pk")[:20]
+        ],
     }

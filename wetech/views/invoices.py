@@ -5,8 +5,10 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from wetech.forms import AzamPayForm
 from wetech.models import Invoice
 from wetech.services.invoicing import invoice_status_payload
+from wetech.services.payments import invoice_payment_state, payment_options
 
 
 def _public_invoice(token: str) -> Invoice:
@@ -22,15 +24,23 @@ def _public_invoice(token: str) -> Invoice:
     return invoice
 
 
+def invoice_page(request, invoice: Invoice, *, status: int = 200, **payment_context):
+    """The invoice page; the pay views re-render it with a form's errors or a gateway problem."""
+    context = {
+        "invoice": invoice,
+        "lines": invoice.lines.all(),
+        "pay_options": payment_options(invoice),
+        **invoice_payment_state(invoice),
+        **payment_context,
+    }
+    context.setdefault("azampay_form", AzamPayForm(initial={"phone": invoice.client_phone}))
+    return render(request, "invoices/detail.html", context, status=status)
+
+
 @never_cache
 @require_GET
 def invoice_detail(request, token):
-    invoice = _public_invoice(token)
-    return render(
-        request,
-        "invoices/detail.html",
-        {"invoice": invoice, "lines": invoice.lines.all()},
-    )
+    return invoice_page(request, _public_invoice(token))
 
 
 @never_cache

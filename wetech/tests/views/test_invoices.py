@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from wetech.gateways.simulator.testing import simulator_settings
 from wetech.models import Invoice
 from wetech.services.leads import lead_capture
 from wetech.tests.lead_helpers import make_service
@@ -39,7 +40,20 @@ def test_invoice_page_shows_the_document(client, invoice):
     assert "no-store" in response["Cache-Control"]
 
 
-def test_pay_options_offer_both_gateways_while_issued(client, invoice):
+@pytest.fixture
+def gateways_configured(settings):
+    for name, value in simulator_settings("http://testserver").items():
+        setattr(settings, name, value)
+
+
+def test_no_pay_options_without_configured_gateways(client, invoice):
+    html = client.get(f"/invoices/{invoice.token}/").content.decode()
+    assert "/pay/pesapal/" not in html
+    assert "/pay/azampay/" not in html
+    assert "Online payment is not available right now" in html
+
+
+def test_pay_options_offer_both_gateways_while_issued(client, invoice, gateways_configured):
     html = client.get(f"/invoices/{invoice.token}/").content.decode()
     assert 'class="pay-options' in html
     assert f'action="/invoices/{invoice.token}/pay/pesapal/"' in html

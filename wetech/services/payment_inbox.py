@@ -1,0 +1,361 @@
+"""The gateways' messages: record each one first, then learn the truth and settle.
+
+Steps 1-3 of the pipeline (architecture.md): the raw message is saved in its own transaction
+before anything else, so it survives a failed settlement and can be replayed from the admin;
+the attempt is found by OUR stored mapping only; and the truth comes from the gateway (Pesapal
+GetTransactionStatus; AzamPay under the trust rules of gateways.md B7), never from the message.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from wetech.client_ip import client_ip
+from wetech.gateways import get_azampay_client, get_pesapal_client
+from wetech.gateways.azampay import parse_callback
+from wetech.gateways.base import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    AzamPayCallback,
+    GatewayError,
+)
+from wetech.models import GatewayNotification, PaymentAttempt
+from wetech.models.payments import Gateway
+from wetech.redaction import is_personal_key, is_secret_key, redact, redact_text, redact_value
+from wetech.services.settlement import GatewayFinding, SettleResult, attempt_settle
+
+logger = logging.getLogger("wetech.payments")
+
+Result = GatewayNotification.Result
+Kind = GatewayNotification.Kind
+
+# Headers worth keeping for a dispute; cookies and the like are dropped entirely.
+_KEPT_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "User-Agent",
+    "X-Forwarded-For",
+    "X-Request-ID",
+    "X-Pesapal-Signature",
+    "Accept",
+    "Host",
+)
+_FAILURE_WORDS = frozenset({"failure", "failed", "fail", "cancelled", "canceled", "rejected"})
+
+
+class MalformedNotification(ValueError):
+    """A message we cannot read at all (no reference, body not JSON): answered with a 400."""
+
+
+@dataclass(frozen=True)
+class PesapalFields:
+    tracking_id: str
+    merchant_reference: str
+    notification_type: str
+
+
+@dataclass(frozen=True)
+class InboxOutcome:
+    notification: GatewayNotification
+    result: str
+    attempt: PaymentAttempt | None = None
+    settle: SettleResult | None = None
+
+    @property
+    def processed(self) -> bool:
+        return self.result != Result.ERROR
+
+
+def _redact_fields(value):
+    """Mask secret and personal keys only: ids and amounts must stay exact for a replay."""
+    if isinstance(value, dict):
+        return {
+            key: redact_value(key, item)
+            if is_secret_key(key) or is_personal_key(key)
+            else _redact_fields(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_fields(item) for item in value]
+    return value
+
+
+def _stored_body(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict | list):
+        text = json.dumps(_redact_fields(parsed), ensure_ascii=False)
+    elif "=" in text and "{" not in text:
+        text = _stored_query(text)
+    else:
+        text = redact_text(text)
+    return text[: GatewayNotification.MAX_BODY_CHARS]
+
+
+def _stored_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return "&".join(
+        f"{key}={redact_value(key, value) if is_secret_key(key) or is_personal_key(key) else value}"
+        for key, value in pairs
+    )[: GatewayNotification.MAX_BODY_CHARS]
+
+
+def notification_record(*, gateway: str, kind: str, request) -> GatewayNotification:
+    """Save the message as received (minus secrets), committed at once."""
+    headers = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
+    try:
+        body = request.body
+    except Exception:  # RequestDataTooBig and friends: keep the fact, not the body.
+        body = b""
+    with transaction.atomic():
+        return GatewayNotification.objects.create(
+            gateway=gateway,
+            kind=kind,
+            method=request.method[:8],
+            headers=redact(headers),
+            query_string=_stored_query(request.META.get("QUERY_STRING", "")),
+            body=_stored_body(body),
+            remote_ip=client_ip(request) or None,
+        )
+
+
+def _finish(notification, result, *, attempt=None, error="") -> None:
+    notification.result = result
+    notification.attempt = attempt or notification.attempt
+    notification.error = error[:2000]
+    notification.processed_at = timezone.now()
+    notification.save(update_fields=["result", "attempt", "error", "processed_at"])
+
+
+def _result_of(settled: SettleResult) -> str:
+    if settled.changed:
+        return Result.APPLIED
+    return Result.DUPLICATE if settled.duplicate else Result.IGNORED
+
+
+# --- Pesapal ------------------------------------------------------------------------------------
+
+
+def pesapal_fields(notification: GatewayNotification) -> PesapalFields:
+    """The three ids from the query string and/or the body (JSON PascalCase or camelCase, or
+    form-encoded). Raises MalformedNotification."""
+    found: dict[str, str] = {}
+
+    def take(pairs):
+        for key, value in pairs:
+            if isinstance(value, str | int) and str(value).strip():
+                found.setdefault(str(key).lower(), str(value).strip())
+
+    take(parse_qsl(notification.query_string, keep_blank_values=True))
+    body = notification.body.strip()
+    if body:
+        if body.startswith(("{", "[")):
+            try:
+                parsed = json.loads(body)
+            except ValueError as exc:
+                raise MalformedNotification("the body is not valid JSON") from exc
+            if not isinstance(parsed, dict):
+                raise MalformedNotification("the JSON body is not an object")
+            take(parsed.items())
+        else:
+            take(parse_qsl(body, keep_blank_values=True))
+    tracking_id = found.get("ordertrackingid", "")
+    if not tracking_id or len(tracking_id) > 100:
+        raise MalformedNotification("no OrderTrackingId")
+    return PesapalFields(
+        tracking_id=tracking_id,
+        merchant_reference=found.get("ordermerchantreference", "")[:100],
+        notification_type=found.get("ordernotificationtype", "")[:40],
+    )
+
+
+def pesapal_finding(attempt: PaymentAttempt) -> GatewayFinding:
+    """Ask Pesapal (raises GatewayError). Never call inside a transaction."""
+    status = get_pesapal_client().get_transaction_status(attempt.gateway_reference)
+    raw = status.raw if isinstance(status.raw, dict) else {}
+    detail = " ".join(
+        str(part)
+        for part in (
+            raw.get("payment_status_description"),
+            raw.get("payment_status_code"),
+            status.description,
+        )
+        if part
+    )
+    return GatewayFinding(
+        status=status.status,
+        amount=status.amount,
+        currency=status.currency,
+        merchant_reference=status.merchant_reference,
+        gateway_reference=status.order_tracking_id,
+        confirmation_code=status.confirmation_code,
+        payment_method=status.payment_method,
+        detail=f"Pesapal: {detail}" if detail else "",
+    )
+
+
+def pesapal_notification_process(*, notification: GatewayNotification) -> InboxOutcome:
+    """Settle what a Pesapal IPN or browser return points at. Raises MalformedNotification."""
+    try:
+        fields = pesapal_fields(notification)
+    except MalformedNotification as exc:
+        _finish(notification, Result.REJECTED, error=str(exc))
+        raise
+    attempt = PaymentAttempt.objects.filter(
+        gateway=Gateway.PESAPAL, gateway_reference=fields.tracking_id
+    ).first()
+    if attempt is None:
+        logger.warning("pesapal notification for an unknown order ignored")
+        _finish(notification, Result.IGNORED, error="unknown OrderTrackingId")
+        return InboxOutcome(notification=notification, result=Result.IGNORED)
+    if fields.merchant_reference and fields.merchant_reference != attempt.merchant_reference:
+        logger.warning("pesapal notification with a foreign merchant reference rejected")
+        _finish(
+            notification,
+            Result.REJECTED,
+            attempt=attempt,
+            error="OrderMerchantReference does not match the order's",
+        )
+        return InboxOutcome(notification=notification, result=Result.REJECTED, attempt=attempt)
+    try:
+        finding = pesapal_finding(attempt)
+    except GatewayError as exc:
+        logger.warning(
+            "pesapal status of %s unavailable: %s",
+            attempt.merchant_reference,
+            type(exc).__name__,
+        )
+        _finish(notification, Result.ERROR, attempt=attempt, error=f"{type(exc).__name__}")
+        return InboxOutcome(notification=notification, result=Result.ERROR, attempt=attempt)
+    settled = attempt_settle(
+        attempt_id=attempt.pk, finding=finding, source=f"pesapal {notification.kind}"
+    )
+    result = _result_of(settled)
+    _finish(notification, result, attempt=settled.attempt)
+    return InboxOutcome(
+        notification=notification, result=result, attempt=settled.attempt, settle=settled
+    )
+
+
+# --- AzamPay ------------------------------------------------------------------------------------
+
+
+def azampay_callback_parse(notification: GatewayNotification) -> AzamPayCallback:
+    try:
+        payload = json.loads(notification.body or "null")
+        return parse_callback(payload)
+    except ValueError as exc:
+        raise MalformedNotification(str(exc) or "the body is not valid JSON") from exc
+
+
+def _callback_status(callback: AzamPayCallback) -> str:
+    if callback.is_success:
+        return COMPLETED
+    if callback.transaction_status.strip().lower() in _FAILURE_WORDS:
+        return FAILED
+    return PENDING
+
+
+def azampay_finding(
+    attempt: PaymentAttempt, callback: AzamPayCallback | None = None
+) -> GatewayFinding:
+    """The truth about an AzamPay attempt (gateways.md B7). Raises GatewayError.
+
+    With the status query on, its answer decides the state and the callback only supplies the
+    amount to check; without it the callback (already past the secret path and the checks in
+    `attempt_settle`) is all there is, and the daily reconciliation is the safety net.
+    """
+    reference = attempt.gateway_reference or (callback.reference if callback else "")
+    if settings.AZAMPAY_STATUS_QUERY and reference:
+        answer = get_azampay_client().get_transaction_status(reference, attempt.provider)
+        status = answer.status
+        detail = f"AzamPay status: {answer.message or answer.status}"
+    elif callback is not None:
+        status = _callback_status(callback)
+        detail = f"AzamPay callback: {callback.transaction_status} {callback.message}".strip()
+    else:
+        return GatewayFinding(status=PENDING, detail="No way to ask AzamPay")
+    if callback is not None:
+        amount = callback.amount
+        merchant_reference = callback.utility_ref
+    else:
+        # Our own status query on the transaction WE created: its amount is the one we pushed.
+        amount = attempt.amount
+        merchant_reference = attempt.merchant_reference
+    return GatewayFinding(
+        status=status,
+        amount=amount,
+        # AzamPay collects TZS only (gateways.md B3); the callback names no currency.
+        currency="TZS",
+        merchant_reference=merchant_reference,
+        gateway_reference=(callback.reference if callback else "") or attempt.gateway_reference,
+        confirmation_code=(callback.mno_reference if callback else ""),
+        payment_method=(callback.operator if callback else "") or attempt.provider,
+        detail=detail,
+    )
+
+
+def azampay_callback_process(*, notification: GatewayNotification) -> InboxOutcome:
+    """Settle an AzamPay callback whose secret path was already verified.
+
+    Raises MalformedNotification.
+    """
+    try:
+        callback = azampay_callback_parse(notification)
+    except MalformedNotification as exc:
+        _finish(notification, Result.REJECTED, error=str(exc))
+        raise
+    attempt = PaymentAttempt.objects.filter(
+        gateway=Gateway.AZAMPAY, merchant_reference=callback.utility_ref
+    ).first()
+    if attempt is None:
+        logger.warning("azampay callback for an unknown reference ignored")
+        _finish(notification, Result.IGNORED, error="unknown utilityref")
+        return InboxOutcome(notification=notification, result=Result.IGNORED)
+    if (
+        callback.reference
+        and attempt.gateway_reference
+        and callback.reference != attempt.gateway_reference
+        and not callback.is_success
+    ):
+        # A failure for some other transaction must not fail ours; a "success" with a foreign
+        # reference goes on to settlement, which sends it to review.
+        _finish(
+            notification,
+            Result.REJECTED,
+            attempt=attempt,
+            error="reference does not match the stored transactionId",
+        )
+        return InboxOutcome(notification=notification, result=Result.REJECTED, attempt=attempt)
+    try:
+        finding = azampay_finding(attempt, callback)
+    except GatewayError as exc:
+        logger.warning(
+            "azampay status of %s unavailable: %s",
+            attempt.merchant_reference,
+            type(exc).__name__,
+        )
+        _finish(notification, Result.ERROR, attempt=attempt, error=f"{type(exc).__name__}")
+        return InboxOutcome(notification=notification, result=Result.ERROR, attempt=attempt)
+    settled = attempt_settle(attempt_id=attempt.pk, finding=finding, source="azampay callback")
+    result = _result_of(settled)
+    _finish(notification, result, attempt=settled.attempt)
+    return InboxOutcome(
+        notification=notification, result=result, attempt=settled.attempt, settle=settled
+    )
+
+
+def notification_reprocess(*, notification: GatewayNotification) -> InboxOutcome:
+    """Run a stored message through its pipeline again (admin action)."""
+    if notification.gateway == Gateway.PESAPAL:
+        return pesapal_notification_process(notification=notification)
+    return azampay_callback_process(notification=notification)
