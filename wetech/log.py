@@ -3,18 +3,20 @@
 Kept free of Django model imports so settings can build the configuration before apps load.
 """
 
+import functools
 import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from types import NoneType
 
-from wetech.redaction import redact, redact_text
+from wetech.redaction import is_personal_key, is_secret_key, redact, redact_text
 from wetech.request_context import get_request_id
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is worth keeping.
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
-    | {"message", "asctime", "request_id", "taskName"}
+    | {"message", "asctime", "request_id", "taskName", "redacted"}
 )
 
 
@@ -27,10 +29,19 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+@functools.lru_cache(maxsize=512)
+def _sensitive_key(key: str) -> bool:
+    return is_secret_key(key) or is_personal_key(key)
+
+
 class RedactingFilter(logging.Filter):
     """Render the message once and mask phone numbers, card numbers and inline secrets in it."""
 
     def filter(self, record):
+        # Every handler runs this filter on the same record object: redact it only once
+        # (doing it per handler was most of the cost of a request's log line).
+        if getattr(record, "redacted", False):
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not lose the record
@@ -38,8 +49,14 @@ class RedactingFilter(logging.Filter):
         record.msg = redact_text(message)
         record.args = None
         for key, value in list(vars(record).items()):
-            if key not in _STANDARD_ATTRS:
-                setattr(record, key, redact({key: value})[key])
+            if key in _STANDARD_ATTRS:
+                continue
+            # Numbers under an ordinary name (durations, counts, status codes) cannot hide a
+            # secret; a number under a phone- or secret-like name still goes through redact().
+            if isinstance(value, int | float | NoneType) and not _sensitive_key(key):
+                continue
+            setattr(record, key, redact({key: value})[key])
+        record.redacted = True
         return True
 
 
