@@ -114,6 +114,10 @@ def reset_gateway_clients() -> None:
         _clients.clear()
 
 
+# The shorter name some test fixtures use.
+reset_clients = reset_gateway_clients
+
+
 @receiver(setting_changed)
 def _settings_changed(*, setting, **kwargs):
     if setting.startswith(("PESAPAL_", "AZAMPAY_", "GATEWAY_")) or setting == "SITE_URL":

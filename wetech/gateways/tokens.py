@@ -43,12 +43,14 @@ class TokenCache:
 
     def get(self, fetch: Callable[[], tuple[str, datetime | None]]) -> str:
         try:
-            token = self.cache.get(self.key)
+            entry = self.cache.get(self.key)
         except Exception:
             logger.warning("%s token cache unavailable", self.gateway, exc_info=True)
-            token = None
-        if token:
-            return token
+            entry = None
+        # The refresh time is checked here as well as by the cache TTL: our clock, not the
+        # cache server's, decides when a token is too old.
+        if isinstance(entry, dict) and entry.get("refresh_at", 0) > timezone.now().timestamp():
+            return entry["token"]
         token, expires_at = fetch()
         ttl = (
             (expires_at - timezone.now()).total_seconds() - REFRESH_EARLY_SECONDS
@@ -57,7 +59,11 @@ class TokenCache:
         )
         if ttl > 0:
             try:
-                self.cache.set(self.key, token, timeout=ttl)
+                self.cache.set(
+                    self.key,
+                    {"token": token, "refresh_at": timezone.now().timestamp() + ttl},
+                    timeout=ttl,
+                )
             except Exception:
                 logger.warning("%s token cache unavailable", self.gateway, exc_info=True)
         logger.info(
