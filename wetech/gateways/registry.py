@@ -114,9 +114,6 @@ def reset_gateway_clients() -> None:
         _clients.clear()
 
 
-# The shorter name some test fixtures use.
-reset_clients = reset_gateway_clients
-
 
 @receiver(setting_changed)
 def _settings_changed(*, setting, **kwargs):
