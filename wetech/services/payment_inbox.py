@@ -9,7 +9,7 @@ GetTransactionStatus; AzamPay under the trust rules of gateways.md B7), never fr
 import json
 import logging
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.db import transaction
@@ -113,7 +113,10 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
     """Save the message as received (minus secrets), committed at once."""
     headers = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
     try:
-        body = request.body
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            body = urlencode(list(request.POST.items())).encode()
+        else:
+            body = request.body
     except Exception:  # RequestDataTooBig and friends: keep the fact, not the body.
         body = b""
     with transaction.atomic():
