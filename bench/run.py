@@ -80,7 +80,9 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 def parse_wrk(output: str) -> dict:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     latency = {}
-    for pct, value, unit in re.findall(r"^\s+(50|99)\.000%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
+    for pct, value, unit in re.findall(
+        r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", output, re.M
+    ):
         latency[pct] = float(value) * _UNITS[unit]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)

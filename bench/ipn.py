@@ -1,0 +1,117 @@
+"""The IPN-settlement part of the load benchmark (called by bench/run.py).
+
+Seeds ORDERS issued invoices, each with a pending Pesapal attempt (`BENCH-<n>` / `trk-<n>`),
+serves a fake status endpoint that calls every order COMPLETED, then drives
+`GET /payments/pesapal/ipn/` with wrk: first each IPN for a distinct order, then a burst of
+duplicates for orders already settled. Reports settlements per second and checks the ledger:
+one payment entry per settled order, none twice.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+ORDERS = 30000
+AMOUNT = "413000.00"
+LUA = ROOT / "bench" / "lua"
+
+SEED = f"""
+from decimal import Decimal
+from django.utils import timezone
+from wetech.models import Client, Invoice, PaymentAttempt
+now = timezone.now()
+client = Client.objects.create(name="Bench Customer", email="bench-ipn@example.co.tz",
+                               phone="+255712000000")
+total = Decimal("{AMOUNT}")
+subtotal = (total / Decimal("1.18")).quantize(Decimal("0.01"))
+invoices = Invoice.objects.bulk_create(
+    Invoice(client=client, client_name="Bench Customer", client_email="bench-ipn@example.co.tz",
+            client_phone="+255712000000", currency="TZS", subtotal=subtotal,
+            tax_rate=Decimal("0.18"), tax=total - subtotal, total=total, status="issued",
+            number=f"BENCH-{{n:06d}}", issued_at=now, due_date=now.date())
+    for n in range(1, {ORDERS} + 1)
+)
+PaymentAttempt.objects.bulk_create(
+    PaymentAttempt(invoice=invoice, gateway="pesapal", merchant_reference=f"BENCH-{{n}}",
+                   gateway_reference=f"trk-{{n}}", amount=total, currency="TZS",
+                   status="pending")
+    for n, invoice in enumerate(invoices, start=1)
+)
+"""
+
+COUNT = """
+import json
+from django.db.models import Count
+from wetech.models import Invoice, LedgerEntry
+entries = LedgerEntry.objects.filter(kind="payment", gateway="pesapal")
+twice = (entries.values("gateway", "gateway_reference", "kind").annotate(n=Count("id"))
+         .filter(n__gt=1).count())
+paid = Invoice.objects.filter(status="paid", number__startswith="BENCH-").count()
+print(json.dumps({"payments": entries.count(), "twice": twice, "paid": paid}))
+"""
+
+
+def django_shell(env: dict, code: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+
+
+def measure(*, env, seconds, workdir, site_port, gateway_port, wrk, process) -> dict:
+    django_shell(env, SEED)
+    fake = [
+        PYTHON,
+        str(ROOT / "bench" / "fake_pesapal.py"),
+        "--port",
+        str(gateway_port),
+        "--amount",
+        AMOUNT,
+    ]
+    with process(fake, env, workdir / "fake-pesapal.log"):
+        from bench.run import wait_for_port
+
+        wait_for_port(gateway_port)
+        distinct = wrk(
+            "/payments/pesapal/ipn/",
+            seconds=seconds,
+            script=LUA / "ipn.lua",
+            env={"IPN_ORDERS": str(ORDERS)},
+        )
+        after_distinct = json.loads(django_shell(env, COUNT))
+        duplicates = wrk(
+            "/payments/pesapal/ipn/",
+            seconds=max(2, seconds // 2),
+            script=LUA / "ipn.lua",
+            env={
+                "IPN_ORDERS": str(min(after_distinct["payments"], 200) or 1),
+                "IPN_DUPLICATES": "1",
+            },
+        )
+        after_duplicates = json.loads(django_shell(env, COUNT))
+    if after_distinct["payments"] >= ORDERS:
+        print(f"warning: all {ORDERS} seeded orders were settled; raise ORDERS", file=sys.stderr)
+    settled_per_second = after_distinct["payments"] / seconds
+    duplicate_seconds = max(2, seconds // 2)
+    summary = (
+        f"{after_distinct['payments']} distinct orders settled in {seconds} s "
+        f"(~{settled_per_second:.0f} settlements/s; wrk saw {distinct['rps']:.0f} IPN/s), then "
+        f"~{duplicates['rps'] * duplicate_seconds:.0f} duplicate IPNs at "
+        f"{duplicates['rps']:.0f}/s: "
+        f"ledger payment entries {after_duplicates['payments']} (unchanged: "
+        f"{after_duplicates['payments'] == after_distinct['payments']}), entries written twice: "
+        f"{after_duplicates['twice']}, invoices paid: {after_duplicates['paid']}"
+    )
+    return {
+        "IPN settlement (distinct orders)": {**distinct, "bad": distinct["bad"]},
+        "IPN duplicates (already settled)": {**duplicates},
+        "IPN ledger check": {"summary": summary},
+    }
