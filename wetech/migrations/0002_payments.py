@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('currency', models.CharField(max_length=3)),
                 ('payer_phone', models.CharField(blank=True, default='', max_length=20)),
                 ('provider', models.CharField(blank=True, choices=[('Airtel', 'Airtel Money'), ('Tigo', 'Mixx by Yas (Tigo Pesa)'), ('Halopesa', 'Halopesa'), ('Azampesa', 'Azampesa'), ('Mpesa', 'M-Pesa')], default='', max_length=10)),
-                ('redirect_url', models.URLField(blank=True, default='', max_length=1000)),
+                ('redirect_url', models.CharField(blank=True, default='', max_length=1000)),
                 ('status', models.CharField(choices=[('initiated', 'Initiated'), ('pending', 'Pending'), ('completed', 'Completed'), ('failed', 'Failed'), ('reversed', 'Reversed'), ('cancelled', 'Cancelled'), ('expired', 'Expired'), ('needs_review', 'Needs review')], db_index=True, default='initiated', max_length=12)),
                 ('status_detail', models.CharField(blank=True, default='', max_length=255)),
                 ('confirmation_code', models.CharField(blank=True, default='', max_length=100)),

@@ -56,7 +56,8 @@ class PaymentAttempt(models.Model):
     currency = models.CharField(max_length=3)
     payer_phone = models.CharField(max_length=20, blank=True, default="")
     provider = models.CharField(max_length=10, choices=Provider.choices, blank=True, default="")
-    redirect_url = models.URLField(max_length=1000, blank=True, default="")
+    # The gateway's hosted page; written by the payment service only, never typed in.
+    redirect_url = models.CharField(max_length=1000, blank=True, default="")
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.INITIATED, db_index=True
     )

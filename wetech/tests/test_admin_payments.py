@@ -1,0 +1,76 @@
+"""The payment back office: read-only money records, re-check and re-process actions."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import RequestFactory
+
+from wetech.gateways.base import COMPLETED
+from wetech.models import GatewayNotification, Invoice, PaymentAttempt
+from wetech.services.payment_inbox import notification_record
+from wetech.services.payments import payment_start_pesapal
+from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pesapal(settings, monkeypatch):
+    configure_gateways(settings)
+    return install_fakes(monkeypatch)[0]
+
+
+@pytest.fixture
+def staff(client):
+    user = get_user_model().objects.create_superuser("boss", "boss@wetech.co.tz", "pw-123456789")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def attempt(pesapal):
+    return payment_start_pesapal(invoice=issued_invoice()).attempt
+
+
+def test_attempts_are_read_only_but_listed_and_filterable(staff, attempt):
+    listing = staff.get("/admin/wetech/paymentattempt/?status__exact=pending")
+    assert listing.status_code == 200
+    assert attempt.merchant_reference in listing.content.decode()
+    assert staff.get("/admin/wetech/paymentattempt/add/").status_code == 403
+    assert staff.get("/admin/wetech/ledgerentry/add/").status_code == 403
+    change = staff.get(f"/admin/wetech/paymentattempt/{attempt.pk}/change/")
+    assert change.status_code == 200
+    assert 'name="_save"' not in change.content.decode()
+
+
+def test_invoice_page_in_admin_shows_its_payments(staff, attempt):
+    html = staff.get(f"/admin/wetech/invoice/{attempt.invoice_id}/change/").content.decode()
+    assert attempt.merchant_reference in html
+    assert "Ledger entries" in html
+
+
+def test_recheck_action_settles_with_the_gateway(staff, pesapal, attempt):
+    pesapal.answer(attempt, COMPLETED)
+    response = staff.post(
+        "/admin/wetech/paymentattempt/",
+        {"action": "recheck_now", "_selected_action": [attempt.pk]},
+        follow=True,
+    )
+    assert f"{attempt.merchant_reference}: now completed" in response.content.decode()
+    assert Invoice.objects.get().status == Invoice.Status.PAID
+
+
+def test_reprocess_action_replays_a_stored_notification(staff, pesapal, attempt):
+    request = RequestFactory().get(
+        "/payments/pesapal/ipn/", {"OrderTrackingId": attempt.gateway_reference}
+    )
+    notification = notification_record(gateway="pesapal", kind="ipn", request=request)
+    pesapal.answer(attempt, COMPLETED)
+    response = staff.post(
+        "/admin/wetech/gatewaynotification/",
+        {"action": "reprocess", "_selected_action": [notification.pk]},
+        follow=True,
+    )
+    assert f"#{notification.pk}: applied" in response.content.decode()
+    notification.refresh_from_db()
+    assert notification.result == GatewayNotification.Result.APPLIED
+    assert PaymentAttempt.objects.get().status == PaymentAttempt.Status.COMPLETED
