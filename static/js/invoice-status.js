@@ -8,8 +8,8 @@
 
   var url = box.dataset.statusUrl;
   var reference = box.dataset.reference;
-  var gateway = box.dataset.waiting;
-  var live = box.querySelector(".payment-live");
+  var live = box.querySelector(".payment-live-text");
+  var waitingText = live ? live.textContent : "";
   var INTERVAL_MS = 4000;
   var GIVE_UP_MS = 15 * 60 * 1000;
   var started = Date.now();
@@ -17,12 +17,6 @@
 
   function say(text) {
     if (live && live.textContent !== text) { live.textContent = text; }
-  }
-
-  function waitingText() {
-    return gateway === "azampay"
-      ? "Approve the prompt on your phone… We will show the receipt as soon as the payment arrives."
-      : "Confirming your payment with Pesapal… This can take a minute for mobile money.";
   }
 
   function check() {
@@ -44,7 +38,7 @@
           window.location.reload();
           return;
         }
-        say(waitingText());
+        say(waitingText);
         schedule();
       })
       .catch(function () {
