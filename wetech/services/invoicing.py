@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from wetech.models import Invoice, InvoiceCounter, InvoiceLine, Lead
@@ -22,18 +23,22 @@ def invoice_number_next(*, year: int) -> str:
     """Take the next number of `year`. Must run inside the issuing transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("invoice numbers are only taken inside the issuing transaction")
-    # get_or_create creates the year's row in a savepoint and, if another transaction created it
-    # first, reads theirs; the lock below then queues us behind any issuer of the same year.
-    InvoiceCounter.objects.get_or_create(year=year)
-    counter = InvoiceCounter.objects.select_for_update().get(year=year)
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
-    return NUMBER_FORMAT.format(year=year, sequence=counter.last_number)
+    # The UPDATE takes the year's row lock and bumps it in one statement; other issuers of the
+    # same year queue on that lock until we commit. The first invoice of a year creates the row
+    # (in a savepoint: a concurrent creator wins and we bump theirs).
+    counters = InvoiceCounter.objects.filter(year=year)
+    if not counters.update(last_number=F("last_number") + 1):
+        InvoiceCounter.objects.get_or_create(year=year)
+        counters.update(last_number=F("last_number") + 1)
+    sequence = counters.values_list("last_number", flat=True).get()
+    return NUMBER_FORMAT.format(year=year, sequence=sequence)
 
 
-def invoice_totals_compute(*, invoice: Invoice) -> None:
+def invoice_totals_compute(*, invoice: Invoice, line_amounts=None) -> None:
     """Set subtotal, tax and total of a draft from its lines (tax half-up to cents)."""
-    subtotal = quantize(sum((line.amount for line in invoice.lines.all()), start=0))
+    if line_amounts is None:
+        line_amounts = (line.amount for line in invoice.lines.all())
+    subtotal = quantize(sum(line_amounts, start=0))
     invoice.subtotal = subtotal
     invoice.tax = quantize(subtotal * invoice.tax_rate)
     invoice.total = subtotal + invoice.tax
@@ -45,7 +50,7 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
     service = lead.service
     if service is None or not service.is_priced:
         return None
-    invoice = Invoice.objects.create(
+    invoice = Invoice(
         client=lead.client,
         lead=lead,
         client_name=lead.name,
@@ -55,8 +60,7 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
         currency=service.currency,
         tax_rate=settings.INVOICE_TAX_RATE,
     )
-    InvoiceLine.objects.create(
-        invoice=invoice,
+    line = InvoiceLine(
         position=1,
         description=f"{service.name} ({service.price_note})"
         if service.price_note
@@ -64,8 +68,12 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
         quantity=1,
         unit_price=service.price,
     )
-    invoice_totals_compute(invoice=invoice)
-    invoice.save(update_fields=["subtotal", "tax", "total", "updated_at"])
+    invoice_totals_compute(
+        invoice=invoice, line_amounts=[quantize(line.quantity * line.unit_price)]
+    )
+    invoice.save()
+    line.invoice = invoice
+    line.save()
     return invoice
 
 

@@ -3,6 +3,7 @@
 import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from wetech.models import Client, Invoice, Lead, Service
@@ -19,9 +20,12 @@ def client_get_or_create(*, name: str, email: str, phone: str, company: str = ""
     transaction; a concurrent insert of the same email is caught in a savepoint and the winner's
     row is used, so a race never creates a duplicate nor breaks the outer transaction.
     """
-    client = Client.objects.filter(email=email).first()
-    if client is None:
-        client = Client.objects.filter(phone=phone).order_by("pk").first()
+    # One query: an email match wins over a phone match, then the oldest client.
+    client = (
+        Client.objects.filter(Q(email=email) | Q(phone=phone))
+        .order_by(Case(When(email=email, then=0), default=1), "pk")
+        .first()
+    )
     if client is not None:
         return client
     try:

@@ -1,5 +1,8 @@
+import html
+
+import bleach
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wetech.sanitize import plain_text, single_line
@@ -33,3 +36,12 @@ def test_plain_text_is_idempotent_and_tag_free(raw):
     once = plain_text(raw)
     assert plain_text(once) == once
     assert "<script" not in once.lower()
+
+
+@settings(max_examples=1000)
+@given(st.text().filter(lambda text: "<" not in text and "&" not in text))
+def test_the_fast_path_for_text_without_markup_agrees_with_bleach(text):
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    through_bleach = html.unescape(bleach.clean(normalised, tags=[], attributes={}, strip=True))
+
+    assert plain_text(text) == through_bleach.strip()
