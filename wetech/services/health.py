@@ -2,9 +2,9 @@
 
 Each check runs in a small shared thread pool under a deadline (`HEALTH_CHECK_TIMEOUT`), so a
 database that hangs makes the probe answer "fail" in time instead of hanging it. A check that is
-still stuck from an earlier probe is not started again (that would pile threads up behind the same
-hang); it reports "fail" until its thread comes back. Database checks open their own short-timeout
-connection and close it in the thread that opened it.
+still running from an earlier probe is not started again: the new probe waits on that run under
+its own deadline, so a hang holds one thread rather than piling threads up behind it. Database
+checks open their own short-timeout connection and close it in the thread that opened it.
 
 The report follows the IETF "Health Check Response Format for HTTP APIs" draft: a `status` of
 pass/warn/fail and `checks` keyed `component:measurement`. `output` (exception text, paths) is only
@@ -122,21 +122,38 @@ def health_report_build(*, scope: str = "full") -> HealthReport:
 
 def checks_run(*, checks: list[Check], timeout: float) -> dict[str, list[CheckResult]]:
     deadline = time.monotonic() + timeout
-    futures = [submit_once(check.key, _guarded(check)) for check in checks]
-    wait([future for future in futures if future], timeout=max(0.0, deadline - time.monotonic()))
+    futures = [_submit_or_join(check.key, _guarded(check)) for check in checks]
+    wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     results: dict[str, list[CheckResult]] = {}
     for check, future in zip(checks, futures, strict=True):
-        if future is None:
-            results[check.key] = [_failed("the previous run of this check has not finished")]
-        elif future.done():
+        if future.done():
             results.update(future.result())
         else:
             results[check.key] = [_failed(f"no answer within {timeout:g} s")]
     return results
 
 
+def _submit_or_join(key: str, function: Callable) -> Future:
+    """Start a check, or wait on the run of it already under way.
+
+    Probes that overlap (threaded servers, several load balancers) share one run instead of
+    reporting each other as failed, and a check stuck on a hung database holds one thread, not
+    one per probe.
+    """
+    with _in_flight_lock:
+        previous = _in_flight.get(key)
+        if previous is not None and not previous.done():
+            return previous
+        future = _pool.submit(function)
+        _in_flight[key] = future
+        return future
+
+
 def submit_once(key: str, function: Callable) -> Future | None:
-    """Run `function` in the shared pool unless the previous run under `key` is still going."""
+    """Run `function` in the shared pool unless the previous run under `key` is still going.
+
+    For work whose result belongs to one caller (a session lookup): nothing is shared.
+    """
     with _in_flight_lock:
         previous = _in_flight.get(key)
         if previous is not None and not previous.done():

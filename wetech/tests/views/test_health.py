@@ -373,14 +373,15 @@ def test_hanging_database_fails_the_probe_within_two_seconds(client, hanging_dat
 
 
 @pytest.mark.django_db
-def test_a_check_still_stuck_is_not_started_again(client, hanging_database, settings):
+def test_a_check_still_stuck_is_joined_not_started_again(client, hanging_database, settings):
     client.get("/health/ready/")
+    stuck = health_service._in_flight["database:responseTime"]
+    assert not stuck.done()
     started = time.monotonic()
     body = _body(client.get("/health/ready/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
     assert time.monotonic() - started < 2.5
-    assert body["checks"]["database:responseTime"][0]["output"] == (
-        "the previous run of this check has not finished"
-    )
+    assert health_service._in_flight["database:responseTime"] is stuck
+    assert body["checks"]["database:responseTime"][0]["output"] == "no answer within 1.5 s"
 
 
 def test_liveness_is_unaffected_by_a_hanging_database(client, hanging_database):
