@@ -244,6 +244,12 @@ class InvoiceAdmin(admin.ModelAdmin):
         "updated_at",
     )
 
+    def get_inlines(self, request, obj):
+        # Drafts cannot be paid; leaving the payment inlines out keeps their forms unchanged.
+        if obj is None or obj.status == Invoice.Status.DRAFT:
+            return (InvoiceLineInline,)
+        return self.inlines
+
     @admin.display(description="Number", ordering="number")
     def number_or_draft(self, invoice):
         return invoice.number or "(draft)"

@@ -5,6 +5,8 @@ read when present; real environment variables win). `.env.example` lists every v
 `../shared/docs/contract.md` says what each means. App code reads `django.conf.settings` only.
 """
 
+import os
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -99,6 +101,14 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=20),
         **_db.get("OPTIONS", {}),
+    }
+    # Tests get a file of their own, not Django's shared-cache in-memory database: that one
+    # answers "table is locked" at once to a second writer, so live-server tests where a
+    # gateway's notification and the customer's browser arrive together could never pass. One
+    # file per test process, so parallel runs in one checkout never meet.
+    _db["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"wetech-test-{os.getpid()}.sqlite3"),
+        **_db.get("TEST", {}),
     }
 elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
