@@ -30,6 +30,10 @@ def request_id_from(request) -> str:
     return uuid.uuid4().hex
 
 
+def _is_probe(path: str) -> bool:
+    return path.startswith("/health/") or path == "/health"
+
+
 class _QueryTimer:
     """A database execute_wrapper that counts queries and their wall time."""
 
@@ -90,6 +94,10 @@ class PerformanceMiddleware:
         else:
             level = logging.INFO
         if not logger.isEnabledFor(level):
+            return
+        # Load balancers probe every few seconds: a passing, fast probe is not worth a line
+        # (gunicorn's access log still has it, with its request id); a failing or slow one is.
+        if level == logging.INFO and response.status_code < 400 and _is_probe(request.path):
             return
         match = getattr(request, "resolver_match", None)
         route = (match.view_name or match.route) if match else "-"

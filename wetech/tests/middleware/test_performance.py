@@ -146,3 +146,20 @@ def test_a_failing_logger_never_breaks_the_response(monkeypatch):
     assert response.status_code == 200
     assert response.content == b"ok"
     assert response["X-Request-ID"]
+
+
+@pytest.mark.parametrize("path", ["/health/live/", "/health/ready/", "/health/"])
+def test_passing_probes_are_not_logged_but_failing_or_slow_ones_are(caplog, path):
+    def failing(request):
+        return HttpResponse(status=503)
+
+    with caplog.at_level(logging.INFO, logger="wetech.request"):
+        passing = middleware(clock=FakeClock(0.0, 0.01))(RequestFactory().get(path))
+        middleware(failing, clock=FakeClock(0.0, 0.01))(RequestFactory().get(path))
+        middleware(clock=FakeClock(0.0, 2.0))(RequestFactory().get(path))
+
+    assert passing["X-Request-ID"]
+    assert [(r.status, r.levelno) for r in caplog.records] == [
+        (503, logging.INFO),
+        (200, logging.WARNING),
+    ]
