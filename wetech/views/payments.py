@@ -21,7 +21,7 @@ from django_ratelimit.decorators import ratelimit
 
 from wetech.client_ip import client_ip_ratelimit_key
 from wetech.forms import AzamPayForm
-from wetech.gateways.base import GatewayError, GatewayRejected
+from wetech.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
 from wetech.models import GatewayNotification
 from wetech.models.payments import Gateway
 from wetech.services.payment_inbox import (
@@ -90,7 +90,10 @@ def _pay_problem(request, invoice, *, status, code, message, suggestions, form=N
 
 def _gateway_problem(request, invoice, exc: GatewayError, *, form=None):
     name = "Pesapal" if exc.gateway == Gateway.PESAPAL else "AzamPay"
-    logger.warning(
+    # Misconfiguration needs a person; an outage or a refusal is the gateway's weather.
+    level = logging.ERROR if isinstance(exc, GatewayMisconfigured) else logging.WARNING
+    logger.log(
+        level,
         "payment start with %s failed: %s",
         exc.gateway or "gateway",
         type(exc).__name__,
