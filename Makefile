@@ -25,7 +25,7 @@ run: $(VENV)/.runtime
 	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: lint, the suite on SQLite, then again on PostgreSQL (+ Redis) when they answer.
-test: $(VENV)/.dev lint test-sqlite test-postgres
+test: $(VENV)/.dev lint test-sqlite test-e2e test-postgres
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -36,8 +36,16 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 
 test-sqlite: $(VENV)/.dev
-	@echo "== test suite on SQLite (browser tests included when Chromium is present)"
-	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q
+	@echo "== test suite on SQLite"
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q -m "not e2e"
+
+test-e2e: $(VENV)/.dev
+	@if [ -x /usr/bin/chromium ]; then \
+	  echo "== browser end-to-end tests (Chromium, SQLite)"; \
+	  env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q wetech/tests/e2e; \
+	else \
+	  echo "== /usr/bin/chromium not found: browser tests skipped (.ci/run installs it)"; \
+	fi
 
 test-postgres: $(VENV)/.dev
 	@if timeout 2 bash -c '</dev/tcp/127.0.0.1/5432' 2>/dev/null; then \

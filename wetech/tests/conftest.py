@@ -26,7 +26,8 @@ def on_postgres():
 
 def run_django(*args, env=None, timeout=120):
     """Run `manage.py <args>` in a fresh interpreter with the given environment overrides."""
-    full_env = {**os.environ, **(env or {})}
+    # A subprocess is a fresh server: nothing the browser tests relaxed may reach it.
+    full_env = {**os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE": None, **(env or {})}
     for key, value in list(full_env.items()):
         if value is None:
             del full_env[key]

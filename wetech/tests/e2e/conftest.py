@@ -35,18 +35,22 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(django_db_setup):
+    # The test database is created before Playwright starts its event loop on this thread.
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}; .ci/run installs it")
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make
-    # between browser steps are synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    # Playwright's sync API keeps an event loop on the test's thread, which makes Django refuse
+    # ORM calls there (the tests' own queries and pytest-django's flushes); they are synchronous
+    # and safe. `make test` runs the browser tests in a pytest run of their own, and the setting
+    # is removed when the browser closes.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
 
 
 @pytest.fixture
