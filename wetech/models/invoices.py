@@ -6,12 +6,15 @@ when it was paid) moves on.
 """
 
 import secrets
+from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 from wetech.money import DEFAULT_CURRENCY, format_rate_percent, quantize
+
+HALF_CENT = Decimal("0.005")
 
 
 class InvoiceLocked(Exception):
@@ -98,8 +101,13 @@ class Invoice(models.Model):
                 | (models.Q(number__isnull=False) & models.Q(issued_at__isnull=False)),
                 name="invoice_issued_has_number",
             ),
+            # Within half a cent rather than equal: SQLite does this sum in floating point
+            # (100.10 + 18.02 != 118.12 there); for two-place decimals it is the same rule.
             models.CheckConstraint(
-                condition=models.Q(total=models.F("subtotal") + models.F("tax")),
+                condition=models.Q(
+                    total__gte=models.F("subtotal") + models.F("tax") - HALF_CENT,
+                    total__lte=models.F("subtotal") + models.F("tax") + HALF_CENT,
+                ),
                 name="invoice_total_is_subtotal_plus_tax",
             ),
             models.CheckConstraint(

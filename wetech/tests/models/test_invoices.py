@@ -50,6 +50,30 @@ def test_draft_totals_follow_the_lines():
     )
 
 
+@pytest.mark.parametrize("price", ["100.10", "0.07", "1234567.89", "99999.99"])
+def test_an_invoice_with_cents_is_issued_on_every_database(price):
+    """SQLite sums decimals in floating point: the total check must not refuse exact cents."""
+    invoice = _draft()
+    InvoiceLine.objects.filter(invoice=invoice).update(unit_price=Decimal(price))
+    InvoiceLine.objects.filter(invoice=invoice).update(amount=Decimal(price))
+
+    issued = invoice_issue(invoice=invoice)
+
+    issued.refresh_from_db()
+    assert issued.subtotal == Decimal(price)
+    assert issued.total == issued.subtotal + issued.tax
+
+
+def test_a_total_that_is_not_subtotal_plus_tax_is_refused_by_the_database():
+    from django.db import IntegrityError, transaction
+
+    invoice = _draft()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(
+            subtotal=Decimal("100.00"), tax=Decimal("18.00"), total=Decimal("118.01")
+        )
+
+
 def test_tax_label_shows_the_rate():
     assert _draft(tax_rate=Decimal("0.18")).tax_label == "VAT 18%"
 
