@@ -24,6 +24,8 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 # %({x-request-id}o)s is the response's X-Request-ID, the id every app log line carries too.
 # The query string is left out: it can hold gateway references and phone numbers.
+# The AzamPay callback's secret path segment is masked in the access log.
+logger_class = "wetech.gunicorn_logger.RedactingLogger"
 access_log_format = (
     '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s" rid=%({x-request-id}o)s'
 )
