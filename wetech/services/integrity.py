@@ -88,28 +88,14 @@ def _invoice_ref(number: str | None, pk: int) -> str:
 # --- Invoice numbers ------------------------------------------------------------------------------
 
 
-def _ranges(missing: list[int]) -> Iterator[tuple[int, int]]:
-    start = previous = None
-    for sequence in missing:
-        if start is None:
-            start = previous = sequence
-        elif sequence == previous + 1:
-            previous = sequence
-        else:
-            yield start, previous
-            start = previous = sequence
-    if start is not None:
-        yield start, previous
-
-
-def _missing(present: list[int], top: int) -> list[int]:
-    """Sequences 1..top not in `present` (sorted), without building the whole range."""
-    missing, expected = [], 1
-    for sequence in [*present, top + 1]:
+def _gaps(taken: list[int], top: int) -> Iterator[tuple[int, int]]:
+    """(first, last) of each run of 1..top missing from sorted `taken`, without building the
+    whole range (one stray huge number must not cost memory)."""
+    expected = 1
+    for sequence in [*taken, top + 1]:
         if sequence > expected:
-            missing.extend(range(expected, min(sequence, top + 1)))
+            yield expected, sequence - 1
         expected = max(expected, sequence + 1)
-    return missing
 
 
 def invoice_numbers_audit(
@@ -166,7 +152,7 @@ def invoice_numbers_audit(
                 )
             )
         top = max(highest, counter or 0)
-        for first, last in _ranges(_missing(sorted(taken), top)):
+        for first, last in _gaps(sorted(taken), top):
             label = NUMBER_FORMAT.format(year=year, sequence=first)
             if last != first:
                 label += ".." + NUMBER_FORMAT.format(year=year, sequence=last)

@@ -575,3 +575,8 @@ def test_outside_a_transaction_the_audit_reads_one_read_only_snapshot(monkeypatc
     # The connection is writable again afterwards.
     Invoice.objects.filter(status=Status.DRAFT).update(client_company="Mwinyi Traders")
     assert Invoice.objects.filter(client_company="Mwinyi Traders").count() == 1
+
+
+def test_one_stray_huge_number_costs_no_memory():
+    findings = invoice_numbers_audit(numbers=[(1, "WT-2026-999999999")], counters={2026: 999999999})
+    assert kinds_and_refs(findings) == [("invoice_number_gap", "WT-2026-00001..WT-2026-999999998")]
