@@ -1,10 +1,17 @@
 """Error pages and the rate-limit answer. They never show a traceback, a path or a secret."""
 
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import requires_csrf_token
 
 RETRY_AFTER_SECONDS = 60
+# The database refusing or dropping connections is an outage that passes, not a bug in a page:
+# answer 503 with Retry-After so people, clients and load balancers come back instead of giving up.
+DATABASE_OUTAGES = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 def wants_json(request) -> bool:
@@ -110,8 +117,37 @@ def page_not_found(request, exception=None):
     )
 
 
+def service_unavailable(request):
+    """The database is out of reach (Django has already logged the error with its traceback)."""
+    message = "The site is briefly unavailable while we fix a problem on our side."
+    suggestions = [
+        "Please try again in a minute.",
+        "If you were paying, reload the invoice page to see where it stands before paying again.",
+    ]
+    if wants_json(request):
+        response = JsonResponse(
+            error_payload(
+                request,
+                code="service_unavailable",
+                message=message,
+                suggestions=suggestions,
+                retry_after=DATABASE_RETRY_AFTER_SECONDS,
+            ),
+            status=503,
+        )
+    else:
+        response = render(
+            request, "503.html", {"message": message, "suggestions": suggestions}, status=503
+        )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 @requires_csrf_token
 def server_error(request):
+    # Django calls this handler while handling the exception, so it is still the current one.
+    if isinstance(sys.exc_info()[1], DATABASE_OUTAGES):
+        return service_unavailable(request)
     return _page(
         request,
         "500.html",
