@@ -86,6 +86,23 @@ def _redact_fields(value):
     return value
 
 
+def _storable(text: str) -> str:
+    """PostgreSQL text and JSON columns refuse NUL: a replacement character keeps the rest of a
+    hostile message storable and readable (SQLite would keep it, so both behave the same)."""
+    return text.replace("\x00", "\ufffd")
+
+
+def _without_nul(value):
+    """A parsed JSON body whose strings can be compared in a query (JSON may carry \\u0000)."""
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def _stored_body(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     try:
@@ -98,20 +115,23 @@ def _stored_body(raw: bytes) -> str:
         text = _stored_query(text)
     else:
         text = redact_text(text)
-    return text[: GatewayNotification.MAX_BODY_CHARS]
+    return _storable(text)[: GatewayNotification.MAX_BODY_CHARS]
 
 
 def _stored_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
-    return "&".join(
+    text = "&".join(
         f"{key}={redact_value(key, value) if is_secret_key(key) or is_personal_key(key) else value}"
         for key, value in pairs
-    )[: GatewayNotification.MAX_BODY_CHARS]
+    )
+    return _storable(text)[: GatewayNotification.MAX_BODY_CHARS]
 
 
 def notification_record(*, gateway: str, kind: str, request) -> GatewayNotification:
     """Save the message as received (minus secrets), committed at once."""
-    headers = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
+    headers = {
+        name: _storable(request.headers[name]) for name in _KEPT_HEADERS if name in request.headers
+    }
     try:
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             body = urlencode(list(request.POST.items())).encode()
@@ -163,7 +183,7 @@ def pesapal_fields(notification: GatewayNotification) -> PesapalFields:
     if body:
         if body.startswith(("{", "[")):
             try:
-                parsed = json.loads(body)
+                parsed = _without_nul(json.loads(body))
             except ValueError as exc:
                 raise MalformedNotification("the body is not valid JSON") from exc
             if not isinstance(parsed, dict):
@@ -254,7 +274,7 @@ def pesapal_notification_process(*, notification: GatewayNotification) -> InboxO
 
 def azampay_callback_parse(notification: GatewayNotification) -> AzamPayCallback:
     try:
-        payload = json.loads(notification.body or "null")
+        payload = _without_nul(json.loads(notification.body or "null"))
         return parse_callback(payload)
     except ValueError as exc:
         raise MalformedNotification(str(exc) or "the body is not valid JSON") from exc
