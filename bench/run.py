@@ -203,7 +203,7 @@ def scenarios(seconds: int) -> list[tuple[str, str, dict]]:
     ]
 
 
-def run_engine(engine: str, *, seconds: int, rounds: int, workdir: Path) -> dict:
+def run_engine(engine: str, *, seconds: int, rounds: int, workdir: Path, ipn_only: bool) -> dict:
     env = base_env(engine, workdir)
     prepare_database(engine, env)
     results: dict[str, list[dict]] = {}
@@ -214,7 +214,7 @@ def run_engine(engine: str, *, seconds: int, rounds: int, workdir: Path) -> dict
         fields, cookie = lead_form_fields(service)
         lead_env = {"LEAD_FORM": urlencode(fields), "LEAD_COOKIE": cookie}
         http_get("/")  # warm every worker's caches a little before the first round
-        for _ in range(rounds):
+        for _ in range(0 if ipn_only else rounds):
             for label, _ref, args in scenarios(seconds):
                 path = args["path"].format(service=service)
                 measured = wrk(path, seconds=seconds, script=args.get("script"), env=lead_env)
@@ -294,6 +294,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--ipn-only", action="store_true", help="only the IPN settlement part")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -311,7 +312,11 @@ def main() -> None:
                 else "SQLite"
             )
             tables[label] = run_engine(
-                engine, seconds=args.seconds, rounds=args.rounds, workdir=engine_dir
+                engine,
+                seconds=args.seconds,
+                rounds=args.rounds,
+                workdir=engine_dir,
+                ipn_only=args.ipn_only,
             )
     section = render(tables, seconds=args.seconds, rounds=args.rounds)
     print(section)

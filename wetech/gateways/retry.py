@@ -252,7 +252,11 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         try:
-            was_open = self.cache.get(self._opened_key) is not None
+            # Nearly every call succeeds with nothing recorded: one read, and no write.
+            recorded = self.cache.get_many([self._failures_key, self._opened_key])
+            if not recorded:
+                return
+            was_open = self._opened_key in recorded
             self.cache.delete_many([self._failures_key, self._opened_key, self._probe_key])
         except Exception:
             self._cache_trouble("record success")

@@ -65,6 +65,9 @@ class Invoice(models.Model):
         "due_date",
     )
 
+    # What may still change once issued.
+    MOVABLE_FIELDS = frozenset({"status", "paid_at", "updated_at"})
+
     number = models.CharField(max_length=20, unique=True, null=True, blank=True)
     token = models.CharField(max_length=64, unique=True, default=new_invoice_token, editable=False)
     client = models.ForeignKey("wetech.Client", on_delete=models.PROTECT, related_name="invoices")
@@ -120,6 +123,15 @@ class Invoice(models.Model):
         return self.number or f"Draft invoice for {self.client_name}"
 
     def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if (
+            update_fields is not None
+            and set(update_fields) <= self.MOVABLE_FIELDS
+            and self.status != self.Status.DRAFT
+        ):
+            # Only the status moves on, and not back to draft: nothing the customer holds can
+            # change, so the stored copy need not be read (this is the payment pipeline's path).
+            return super().save(*args, **kwargs)
         stored = self._stored()
         if stored and stored["status"] != self.Status.DRAFT:
             changed = [f for f in self.FROZEN_FIELDS if getattr(self, f) != stored[f]]

@@ -92,6 +92,16 @@ class TestIssuedInvoiceIsImmutable:
         issued.refresh_from_db()
         assert issued.total == Decimal("118.00")
 
+    def test_a_status_only_save_writes_just_the_status_in_one_query(
+        self, issued, django_assert_num_queries
+    ):
+        issued.status = Invoice.Status.PAID
+        issued.total = Decimal("1.00")  # not in update_fields: never written
+        with django_assert_num_queries(1):
+            issued.save(update_fields=["status", "paid_at", "updated_at"])
+        issued.refresh_from_db()
+        assert (issued.status, issued.total) == (Invoice.Status.PAID, Decimal("118.00"))
+
     def test_snapshot_and_number_cannot_change(self, issued):
         issued.client_name = "Someone else"
         with pytest.raises(InvoiceLocked):
