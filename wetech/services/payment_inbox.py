@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from wetech.client_ip import client_ip
@@ -139,16 +138,17 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
             body = request.body
     except Exception:  # RequestDataTooBig and friends: keep the fact, not the body.
         body = b""
-    with transaction.atomic():
-        return GatewayNotification.objects.create(
-            gateway=gateway,
-            kind=kind,
-            method=request.method[:8],
-            headers=redact(headers),
-            query_string=_stored_query(request.META.get("QUERY_STRING", "")),
-            body=_stored_body(body),
-            remote_ip=client_ip(request) or None,
-        )
+    # Called outside any transaction, so the INSERT commits on its own: the message is kept
+    # whatever happens to its settlement.
+    return GatewayNotification.objects.create(
+        gateway=gateway,
+        kind=kind,
+        method=request.method[:8],
+        headers=redact(headers),
+        query_string=_stored_query(request.META.get("QUERY_STRING", "")),
+        body=_stored_body(body),
+        remote_ip=client_ip(request) or None,
+    )
 
 
 def _finish(notification, result, *, attempt=None, error="") -> None:

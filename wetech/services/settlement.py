@@ -122,11 +122,13 @@ def _ledger_add(*, attempt: PaymentAttempt, kind: str, amount: Decimal) -> bool:
     return True
 
 
-def _invoice_derive(invoice: Invoice, *, now) -> str:
-    """Set the invoice's paid state from its ledger; returns "paid", "unpaid" or ""."""
+def _invoice_derive(invoice: Invoice, *, now, net: Decimal | None = None) -> str:
+    """Set the invoice's paid state from its ledger (or the ledger's `net`, when the caller
+    already knows it); returns "paid", "unpaid" or ""."""
     if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
         return ""
-    net = ledger_net_paid(invoice)
+    if net is None:
+        net = ledger_net_paid(invoice)
     if net >= invoice.total and net > 0:
         if invoice.status != Invoice.Status.PAID:
             invoice.status = Invoice.Status.PAID
@@ -161,12 +163,11 @@ def _complete(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool, bo
     attempt.status_detail = (finding.detail or "Payment completed")[:255]
     attempt.confirmation_code = finding.confirmation_code[:100]
     attempt.payment_method = finding.payment_method[:60]
+    net_before = ledger_net_paid(invoice)
     already_covered = (
-        invoice.status in (Invoice.Status.PAID, Invoice.Status.VOID)
-        or ledger_net_paid(invoice) >= invoice.total
+        invoice.status in (Invoice.Status.PAID, Invoice.Status.VOID) or net_before >= invoice.total
     )
-    # save() first: a new gateway reference must be on the row the ledger entry points at.
-    attempt.save()
+    # The attempt row is saved by the caller, in this same transaction.
     if not _ledger_add(attempt=attempt, kind=LedgerEntry.Kind.PAYMENT, amount=attempt.amount):
         logger.warning("payment %s was already in the ledger", attempt.merchant_reference)
         return True, False, False
@@ -179,7 +180,10 @@ def _complete(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool, bo
                 f" when {attempt.merchant_reference} completed: refund the customer.",
             )
         )
-    paid_now = _invoice_derive(invoice, now=now) == "paid"
+    # Every ledger write takes the invoice's row lock, which we hold: the net after our entry
+    # is the net before it plus the entry, without reading the ledger again.
+    net_after = net_before + attempt.amount if attempt.currency == invoice.currency else net_before
+    paid_now = _invoice_derive(invoice, now=now, net=net_after) == "paid"
     return True, False, paid_now
 
 

@@ -43,7 +43,7 @@ CRASHING_SETTLEMENT = textwrap.dedent(
     pesapal.answer(attempt, COMPLETED)
     payment_inbox.get_pesapal_client = lambda: pesapal
 
-    def killed(invoice, *, now):
+    def killed(invoice, *, now, net=None):
         print("ledger entries inside the transaction:", LedgerEntry.objects.count(), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
