@@ -10,6 +10,7 @@ one payment entry per settled order, none twice.
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +93,7 @@ def measure(*, env, seconds, workdir, site_port, gateway_port, wrk, process) -> 
             script=LUA / "ipn.lua",
             env={"IPN_ORDERS": str(ORDERS)},
         )
+        time.sleep(1)  # let requests still in the workers when wrk stopped finish
         after_distinct = json.loads(django_shell(env, COUNT))
         duplicates = wrk(
             "/payments/pesapal/ipn/",
@@ -102,6 +104,7 @@ def measure(*, env, seconds, workdir, site_port, gateway_port, wrk, process) -> 
                 "IPN_DUPLICATES": "1",
             },
         )
+        time.sleep(1)
         after_duplicates = json.loads(django_shell(env, COUNT))
     if after_distinct["payments"] >= ORDERS:
         print(f"warning: all {ORDERS} seeded orders were settled; raise ORDERS", file=sys.stderr)
