@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/wetech
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format test-sqlite test-postgres test-e2e bench backup-bench clean
+.PHONY: run test lint format test-sqlite test-postgres test-e2e bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,9 @@ test-postgres: $(VENV)/.dev
 	  echo "== PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL pass skipped"; \
 	fi
 
-## make bench: the load and backup benchmarks (not part of make test).
+## make bench: the load benchmark against bare Django (not part of make test); writes bench/results.md.
 bench: $(VENV)/.dev
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) bench/run.py
 
 clean:
