@@ -114,7 +114,6 @@ def reset_gateway_clients() -> None:
         _clients.clear()
 
 
-
 @receiver(setting_changed)
 def _settings_changed(*, setting, **kwargs):
     if setting.startswith(("PESAPAL_", "AZAMPAY_", "GATEWAY_")) or setting == "SITE_URL":
