@@ -19,6 +19,25 @@ def _clean_cache():
 
 
 @pytest.fixture
+def fakes(settings, monkeypatch):
+    """In-process fake Pesapal and AzamPay clients (see payment_helpers), gateways configured."""
+    from wetech.tests.payment_helpers import configure_gateways, install_fakes
+
+    configure_gateways(settings)
+    return install_fakes(monkeypatch)
+
+
+@pytest.fixture
+def pesapal(fakes):
+    return fakes[0]
+
+
+@pytest.fixture
+def azampay(fakes):
+    return fakes[1]
+
+
+@pytest.fixture
 def on_postgres():
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")

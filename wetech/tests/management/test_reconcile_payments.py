@@ -13,21 +13,10 @@ from wetech.gateways.base import COMPLETED, FAILED, GatewayUnavailable
 from wetech.models import Invoice, LedgerEntry, PaymentAttempt
 from wetech.services.payments import payment_start_azampay, payment_start_pesapal
 from wetech.services.reconciliation import attempt_backoff, attempts_reconcile
-from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
+from wetech.tests.payment_helpers import issued_invoice
 
 Status = PaymentAttempt.Status
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fakes(settings, monkeypatch):
-    configure_gateways(settings)
-    return install_fakes(monkeypatch)
-
-
-@pytest.fixture
-def pesapal(fakes):
-    return fakes[0]
 
 
 @pytest.fixture

@@ -36,29 +36,11 @@ from wetech.services.reconciliation import attempt_recheck
 from wetech.services.settlement import GatewayFinding, attempt_settle, ledger_net_paid
 from wetech.tests.payment_helpers import (
     azampay_callback_body,
-    configure_gateways,
-    install_fakes,
     issued_invoice,
 )
 
 Status = PaymentAttempt.Status
 Result = GatewayNotification.Result
-
-
-@pytest.fixture
-def fakes(settings, monkeypatch):
-    configure_gateways(settings)
-    return install_fakes(monkeypatch)
-
-
-@pytest.fixture
-def pesapal(fakes):
-    return fakes[0]
-
-
-@pytest.fixture
-def azampay(fakes):
-    return fakes[1]
 
 
 @pytest.fixture

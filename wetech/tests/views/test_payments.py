@@ -15,28 +15,11 @@ from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAtte
 from wetech.tests.payment_helpers import (
     azampay_callback_body,
     configure_gateways,
-    install_fakes,
     issued_invoice,
 )
 
 Status = PaymentAttempt.Status
 SECRET = "simulator-callback-secret-0123456789abcdef"
-
-
-@pytest.fixture
-def fakes(settings, monkeypatch):
-    configure_gateways(settings)
-    return install_fakes(monkeypatch)
-
-
-@pytest.fixture
-def pesapal(fakes):
-    return fakes[0]
-
-
-@pytest.fixture
-def azampay(fakes):
-    return fakes[1]
 
 
 @pytest.fixture
