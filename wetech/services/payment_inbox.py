@@ -65,6 +65,8 @@ class InboxOutcome:
     result: str
     attempt: PaymentAttempt | None = None
     settle: SettleResult | None = None
+    # Pesapal: the ids as received, which the IPN acknowledgement echoes.
+    pesapal: PesapalFields | None = None
 
     @property
     def processed(self) -> bool:
@@ -239,7 +241,7 @@ def pesapal_notification_process(*, notification: GatewayNotification) -> InboxO
     if attempt is None:
         logger.warning("pesapal notification for an unknown order ignored")
         _finish(notification, Result.IGNORED, error="unknown OrderTrackingId")
-        return InboxOutcome(notification=notification, result=Result.IGNORED)
+        return InboxOutcome(notification=notification, result=Result.IGNORED, pesapal=fields)
     if fields.merchant_reference and fields.merchant_reference != attempt.merchant_reference:
         logger.warning("pesapal notification with a foreign merchant reference rejected")
         _finish(
@@ -248,7 +250,9 @@ def pesapal_notification_process(*, notification: GatewayNotification) -> InboxO
             attempt=attempt,
             error="OrderMerchantReference does not match the order's",
         )
-        return InboxOutcome(notification=notification, result=Result.REJECTED, attempt=attempt)
+        return InboxOutcome(
+            notification=notification, result=Result.REJECTED, attempt=attempt, pesapal=fields
+        )
     try:
         finding = pesapal_finding(attempt)
     except GatewayError as exc:
@@ -258,14 +262,20 @@ def pesapal_notification_process(*, notification: GatewayNotification) -> InboxO
             type(exc).__name__,
         )
         _finish(notification, Result.ERROR, attempt=attempt, error=f"{type(exc).__name__}")
-        return InboxOutcome(notification=notification, result=Result.ERROR, attempt=attempt)
+        return InboxOutcome(
+            notification=notification, result=Result.ERROR, attempt=attempt, pesapal=fields
+        )
     settled = attempt_settle(
         attempt_id=attempt.pk, finding=finding, source=f"pesapal {notification.kind}"
     )
     result = _result_of(settled)
     _finish(notification, result, attempt=settled.attempt)
     return InboxOutcome(
-        notification=notification, result=result, attempt=settled.attempt, settle=settled
+        notification=notification,
+        result=result,
+        attempt=settled.attempt,
+        settle=settled,
+        pesapal=fields,
     )
 
 

@@ -28,7 +28,6 @@ from wetech.services.payment_inbox import (
     MalformedNotification,
     azampay_callback_process,
     notification_record,
-    pesapal_fields,
     pesapal_notification_process,
 )
 from wetech.services.payments import (
@@ -264,7 +263,7 @@ def pesapal_ipn(request):
             ),
             status=400,
         )
-    fields = pesapal_fields(notification)
+    fields = outcome.pesapal
     # Pesapal's acknowledgement (gateways.md A7): HTTP 200, camelCase keys, the type echoed;
     # "status": 500 asks Pesapal to send it again.
     return JsonResponse(
