@@ -12,10 +12,15 @@ from django.conf import settings
 
 
 def _valid_ip(value: str) -> str | None:
+    """The address in canonical form; an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is its IPv4
+    address, so a dual-stack listener cannot give one client two rate-limit buckets."""
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
 
 
 def client_ip(request) -> str:

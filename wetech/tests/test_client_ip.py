@@ -51,3 +51,23 @@ def test_ipv6_is_limited_per_64():
     one = client_ip_ratelimit_key("g", _request("2001:db8:1:2::1"))
     two = client_ip_ratelimit_key("g", _request("2001:db8:1:2:ffff::9"))
     assert one == two == "2001:db8:1:2::/64"
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_ipv4_mapped_ipv6_shares_the_ipv4_bucket(settings, proxies):
+    settings.TRUSTED_PROXY_COUNT = proxies
+
+    def key(address):
+        if proxies:
+            return client_ip_ratelimit_key("g", _request("127.0.0.1", f"9.9.9.9, {address}"))
+        return client_ip_ratelimit_key("g", _request(address))
+
+    assert key("::ffff:198.51.100.7") == key("198.51.100.7") == "198.51.100.7"
+    assert key("::FFFF:c633:6407") == "198.51.100.7"
+    # Not widened to the /64 of ::ffff:0:0, which would put every IPv4 client in one bucket.
+    assert key("::ffff:198.51.100.8") == "198.51.100.8"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=0)
+def test_client_ip_reports_the_ipv4_address_of_a_mapped_one():
+    assert client_ip(_request("::ffff:203.0.113.9")) == "203.0.113.9"

@@ -247,6 +247,18 @@ def test_a_spoofed_forwarded_for_cannot_dodge_the_limit(client):
     assert codes == [303, 303, 429]
 
 
+@override_settings(LEADS_RATE_LIMIT="2/m", TRUSTED_PROXY_COUNT=0)
+def test_an_ipv4_mapped_ipv6_address_shares_its_ipv4_limit(client):
+    codes = [
+        client.post(
+            "/leads/", lead_post(client, "/contact/", message="Hello"), REMOTE_ADDR=address
+        ).status_code
+        for address in ("198.51.100.7", "::ffff:198.51.100.7", "::ffff:c633:6407")
+    ]
+    assert codes == [303, 303, 429]
+    assert Lead.objects.count() == 2
+
+
 @override_settings(LEADS_RATE_LIMIT="1/m", RATELIMIT_ENABLE=False)
 def test_rate_limits_can_be_switched_off(client):
     codes = [
