@@ -328,8 +328,6 @@ HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
 SLOW_REQUEST_WARNING_MS = env.int("SLOW_REQUEST_WARNING_MS", default=1000)
 SLOW_REQUEST_ERROR_MS = env.int("SLOW_REQUEST_ERROR_MS", default=5000)
-# Networks whose requests see Server-Timing (besides staff): loopback and the proxies in front.
-INTERNAL_IPS = env.list("INTERNAL_IPS", default=["127.0.0.1", "::1"])
 
 # --- Sentry ---------------------------------------------------------------------------------------
 

@@ -74,8 +74,10 @@ def test_every_response_from_the_site_carries_a_request_id(client):
 
 
 @pytest.mark.django_db
-def test_server_timing_counts_queries_for_internal_callers():
+def test_server_timing_counts_queries_for_the_health_token(settings):
     from django.db import connection
+
+    settings.HEALTH_TOKEN = "probe-token-123"
 
     def view(request):
         with connection.cursor() as cursor:
@@ -83,7 +85,9 @@ def test_server_timing_counts_queries_for_internal_callers():
             cursor.execute("SELECT 2")
         return HttpResponse()
 
-    request = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1")
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="203.0.113.9", headers={"X-Health-Token": "probe-token-123"}
+    )
     response = middleware(view)(request)
 
     assert response["Server-Timing"].startswith("total;dur=")
@@ -99,6 +103,44 @@ def test_server_timing_is_hidden_from_the_public_but_shown_to_staff(client):
 
     assert "Server-Timing" not in public
     assert "Server-Timing" in as_staff
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("remote", ["127.0.0.1", "::1"])
+def test_visitors_behind_the_local_proxy_see_no_server_timing(client, settings, remote):
+    # Behind nginx every request connects from loopback: that says nothing about the visitor.
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.HEALTH_TOKEN = "probe-token-123"
+    response = client.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR="203.0.113.9")
+
+    assert response.status_code == 200
+    assert "Server-Timing" not in response
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("configured", "offered", "shown"),
+    [
+        ("probe-token-123", "probe-token-123", True),
+        ("probe-token-123", "probe-token-12", False),
+        ("probe-token-123", "", False),
+        ("", "", False),
+    ],
+)
+def test_server_timing_needs_the_exact_health_token(client, settings, configured, offered, shown):
+    settings.HEALTH_TOKEN = configured
+    response = client.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_HEALTH_TOKEN=offered)
+
+    assert response.status_code == 200
+    assert ("Server-Timing" in response) is shown
+
+
+@pytest.mark.django_db
+def test_debug_shows_server_timing_to_everyone(settings):
+    settings.DEBUG = True
+    response = middleware()(RequestFactory().get("/", REMOTE_ADDR="203.0.113.9"))
+
+    assert "Server-Timing" in response
 
 
 def test_each_request_is_logged_as_one_structured_line(caplog):
