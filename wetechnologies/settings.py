@@ -288,6 +288,12 @@ AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="") or (
 # The collection-status endpoint is undocumented for most accounts (gateways.md B8); only query
 # it where it has been shown to work for this merchant.
 AZAMPAY_STATUS_QUERY = env.bool("AZAMPAY_STATUS_QUERY", default=GATEWAY_SIMULATOR)
+# AzamPay prompts: at most N per invoice / per phone number in M minutes (0 = no limit). Counted
+# from the payment attempts in the database, so they hold when the cache is down.
+AZAMPAY_PUSHES_PER_INVOICE = env.int("AZAMPAY_PUSHES_PER_INVOICE", default=3)
+AZAMPAY_PUSHES_PER_INVOICE_MINUTES = env.int("AZAMPAY_PUSHES_PER_INVOICE_MINUTES", default=15)
+AZAMPAY_PUSHES_PER_PHONE = env.int("AZAMPAY_PUSHES_PER_PHONE", default=5)
+AZAMPAY_PUSHES_PER_PHONE_MINUTES = env.int("AZAMPAY_PUSHES_PER_PHONE_MINUTES", default=60)
 # An open payment attempt older than this is expired by reconcile_payments once the gateway
 # still calls it pending; a success that arrives later is still credited.
 PAYMENT_ATTEMPT_TTL_MINUTES = env.int("PAYMENT_ATTEMPT_TTL_MINUTES", default=60)

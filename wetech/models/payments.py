@@ -75,6 +75,10 @@ class PaymentAttempt(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The AzamPay push limit per phone number counts recent attempts by phone.
+            models.Index(fields=["payer_phone", "created_at"], name="payment_attempt_phone_recent"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "gateway_reference"],

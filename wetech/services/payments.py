@@ -8,11 +8,13 @@ the customer can never reach that order's page).
 """
 
 import logging
+import math
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from wetech.gateways import (
@@ -45,6 +47,18 @@ class PaymentInProgress(Exception):
     """Another payment with the same gateway was started for this invoice at the same moment."""
 
 
+class PushLimited(Exception):
+    """Too many AzamPay prompts for this invoice or this phone lately; nothing was sent.
+
+    `limit` is "invoice" or "phone"; `retry_after` is how many seconds until one more is allowed.
+    """
+
+    def __init__(self, limit: str, retry_after: int):
+        super().__init__(f"azampay push limit per {limit} reached, retry after {retry_after}s")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class PaymentStart:
     attempt: PaymentAttempt
@@ -73,11 +87,14 @@ def payment_options(invoice: Invoice) -> dict:
     }
 
 
-def _attempt_open(*, invoice: Invoice, gateway: str, **fields) -> tuple[PaymentAttempt, list]:
+def _attempt_open(
+    *, invoice: Invoice, gateway: str, guard=None, **fields
+) -> tuple[PaymentAttempt, list]:
     """Expire this gateway's open attempts and create a new one; returns (attempt, replaced).
 
     Locks the open attempts before the invoice: the same order settlement uses, so the two
-    never deadlock.
+    never deadlock. `guard(locked_invoice, now)` runs under those locks before anything is
+    written; whatever it raises rolls the whole transaction back.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -89,6 +106,8 @@ def _attempt_open(*, invoice: Invoice, gateway: str, **fields) -> tuple[PaymentA
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if not locked.is_payable:
             raise PaymentNotAllowed(f"invoice {locked.number} is {locked.status}")
+        if guard is not None:
+            guard(locked, now)
         for old in replaced:
             old.status = Status.EXPIRED
             old.status_detail = "Replaced by a newer attempt"
@@ -197,12 +216,71 @@ def payment_start_pesapal(*, invoice: Invoice) -> PaymentStart:
     return PaymentStart(attempt=attempt)
 
 
+# The first key of the two-key advisory lock: "AZPH", so it meets no other lock of the site.
+_PHONE_LOCK_SPACE = 0x415A5048
+
+
+def _quota_wait(attempts, *, limit: int, minutes: int, now) -> int | None:
+    """Seconds until one more attempt fits (None: it fits now) when at most `limit` may be
+    created in `minutes`. A limit of 0 switches the check off."""
+    if limit <= 0:
+        return None
+    window = timedelta(minutes=minutes)
+    newest = list(
+        attempts.filter(created_at__gt=now - window)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    if len(newest) < limit:
+        return None
+    # One more fits once the oldest of the `limit` newest leaves the window.
+    return max(1, math.ceil((newest[-1] + window - now).total_seconds()))
+
+
+def _push_limits_check(invoice: Invoice, phone: str, now) -> None:
+    """Raise PushLimited when this invoice or this phone had its quota of prompts lately.
+
+    Counted from the attempt rows (every AzamPay attempt is one push we sent or tried to send),
+    not the cache, so the limits hold when Redis is down. Runs under the invoice's row lock, so
+    one invoice's count is exact; on PostgreSQL a transaction-scoped advisory lock on the phone
+    serialises pushes to one phone across invoices too (SQLite's writers are serial anyway).
+    """
+    attempts = PaymentAttempt.objects.filter(gateway=Gateway.AZAMPAY)
+    wait = _quota_wait(
+        attempts.filter(invoice_id=invoice.pk),
+        limit=settings.AZAMPAY_PUSHES_PER_INVOICE,
+        minutes=settings.AZAMPAY_PUSHES_PER_INVOICE_MINUTES,
+        now=now,
+    )
+    if wait is not None:
+        raise PushLimited("invoice", wait)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::integer, %s::integer)",
+                [_PHONE_LOCK_SPACE, zlib.crc32(phone.encode()) & 0x7FFFFFFF],
+            )
+    wait = _quota_wait(
+        attempts.filter(payer_phone=phone),
+        limit=settings.AZAMPAY_PUSHES_PER_PHONE,
+        minutes=settings.AZAMPAY_PUSHES_PER_PHONE_MINUTES,
+        now=now,
+    )
+    if wait is not None:
+        raise PushLimited("phone", wait)
+
+
 def payment_start_azampay(*, invoice: Invoice, phone: str, provider: str) -> PaymentStart:
-    """Push a mobile-money prompt to `phone` (E.164). Raises like `payment_start_pesapal`."""
+    """Push a mobile-money prompt to `phone` (E.164). Raises like `payment_start_pesapal`, and
+    PushLimited (nothing written, nothing sent) over the per-invoice or per-phone limit."""
     if not azampay_available(invoice):
         raise PaymentNotAllowed("AzamPay is not available for this invoice")
     attempt, _ = _attempt_open(
-        invoice=invoice, gateway=Gateway.AZAMPAY, payer_phone=phone, provider=provider
+        invoice=invoice,
+        gateway=Gateway.AZAMPAY,
+        guard=lambda locked, now: _push_limits_check(locked, phone, now),
+        payer_phone=phone,
+        provider=provider,
     )
     try:
         checkout = get_azampay_client().mno_checkout(

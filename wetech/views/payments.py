@@ -33,6 +33,7 @@ from wetech.services.payment_inbox import (
 from wetech.services.payments import (
     PaymentInProgress,
     PaymentNotAllowed,
+    PushLimited,
     payment_start_azampay,
     payment_start_pesapal,
 )
@@ -63,18 +64,28 @@ def _see_other(url: str) -> HttpResponseRedirect:
     return response
 
 
-def _pay_problem(request, invoice, *, status, code, message, suggestions, form=None):
+def _pay_problem(
+    request, invoice, *, status, code, message, suggestions, form=None, retry_after=None
+):
     """The invoice page again with what went wrong, or the contract's JSON error."""
     if wants_json(request):
         fields = None
         if form is not None and form.errors:
             fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
-        return JsonResponse(
+        response = JsonResponse(
             error_payload(
-                request, code=code, message=message, suggestions=suggestions, fields=fields
+                request,
+                code=code,
+                message=message,
+                suggestions=suggestions,
+                fields=fields,
+                retry_after=retry_after,
             ),
             status=status,
         )
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
     context = {
         "pay_error": {
             "message": message,
@@ -84,7 +95,10 @@ def _pay_problem(request, invoice, *, status, code, message, suggestions, form=N
     }
     if form is not None:
         context["azampay_form"] = form
-    return invoice_page(request, invoice, status=status, **context)
+    response = invoice_page(request, invoice, status=status, **context)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _gateway_problem(request, invoice, exc: GatewayError, *, form=None):
@@ -143,6 +157,34 @@ def _not_payable(request, invoice, exc):
     )
 
 
+def _push_limited(request, invoice, exc: PushLimited, *, form):
+    """Over the AzamPay prompt limit: nothing was written or sent; say when to try again."""
+    logger.warning(
+        "azampay push refused: limit per %s reached",
+        exc.limit,
+        extra={"invoice": invoice.number, "limit": exc.limit},
+    )
+    minutes = max(1, -(-exc.retry_after // 60))
+    wait = "a minute" if minutes == 1 else f"{minutes} minutes"
+    if exc.limit == "invoice":
+        message = "Several payment prompts were sent for this invoice in the last few minutes."
+    else:
+        message = "Several payment prompts were sent to this phone number recently."
+    return _pay_problem(
+        request,
+        invoice,
+        status=429,
+        code="rate_limited",
+        message=message + " We have not sent another one.",
+        suggestions=[
+            "Check your phone: a prompt may still be waiting for your PIN.",
+            f"Try again in {wait}, or choose the other way to pay below.",
+        ],
+        form=form,
+        retry_after=exc.retry_after,
+    )
+
+
 _pay_limits = (
     ratelimit(key=client_ip_ratelimit_key, rate=_pay_rate, group="pay-ip", block=False),
     ratelimit(key=_invoice_token_key, rate=_pay_rate, group="pay-invoice", block=False),
@@ -195,6 +237,8 @@ def pay_azampay(request, token):
         )
     except (PaymentNotAllowed, PaymentInProgress) as exc:
         return _not_payable(request, invoice, exc)
+    except PushLimited as exc:
+        return _push_limited(request, invoice, exc, form=form)
     except GatewayError as exc:
         return _gateway_problem(request, invoice, exc, form=form)
     if started.uncertain:
