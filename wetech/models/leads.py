@@ -55,7 +55,11 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "-created_at"])]
+        indexes = [
+            models.Index(fields=["status", "-created_at"]),
+            # One acknowledgement per address per hour counts recent leads by email.
+            models.Index(fields=["email", "created_at"], name="lead_email_recent"),
+        ]
         constraints = [
             # Consent without its evidence is worth nothing to a regulator.
             models.CheckConstraint(

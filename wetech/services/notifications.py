@@ -2,9 +2,16 @@
 
 Scheduled with `transaction.on_commit`, so they go out once and only for a lead that exists; a
 mail server that fails is logged and never undoes (or errors) the captured lead.
+
+The acknowledgement goes to an address anybody can type, so it must not be a spam relay: it
+carries nothing the visitor wrote except a short name, and one address gets at most one per
+hour (counted from the leads in the database). A priced lead's invoice link is never held back:
+over that cap the customer gets the short invoice email instead.
 """
 
 import logging
+import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -15,6 +22,30 @@ from django.urls import reverse
 from wetech.models import Invoice, Lead
 
 logger = logging.getLogger(__name__)
+
+ACKNOWLEDGEMENT_NAME_MAX_CHARS = 40
+ACKNOWLEDGEMENT_INTERVAL = timedelta(hours=1)
+# Something a mail client would turn into a link or an address: then the greeting has no name.
+_LINK_LIKE = re.compile(r"[/@:<>\\]|\.\w")
+
+
+def short_name(name: str) -> str:
+    """The name as the acknowledgement may greet it: one line, at most 40 characters, and
+    nothing that reads as a link or an address ("" then)."""
+    name = " ".join((name or "").split())
+    if _LINK_LIKE.search(name):
+        return ""
+    return name[:ACKNOWLEDGEMENT_NAME_MAX_CHARS].rstrip()
+
+
+def acknowledged_lately(lead: Lead) -> bool:
+    """Did an earlier lead to the same address arrive within the last hour (so it had its
+    acknowledgement, or was itself over the cap)?"""
+    return Lead.objects.filter(
+        email=lead.email,
+        created_at__gte=lead.created_at - ACKNOWLEDGEMENT_INTERVAL,
+        pk__lt=lead.pk,
+    ).exists()
 
 
 def invoice_absolute_url(invoice: Invoice) -> str:
@@ -35,6 +66,7 @@ def _send(*, template: str, to: list[str], context: dict, lead_id: int) -> None:
 def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
     context = {
         "lead": lead,
+        "short_name": short_name(lead.name),
         "invoice": invoice,
         "invoice_url": invoice_absolute_url(invoice) if invoice else "",
         "site_url": settings.SITE_URL,
@@ -47,7 +79,16 @@ def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
             context=context,
             lead_id=lead.pk,
         )
-    _send(template="lead_acknowledgement", to=[lead.email], context=context, lead_id=lead.pk)
+    if not acknowledged_lately(lead):
+        _send(template="lead_acknowledgement", to=[lead.email], context=context, lead_id=lead.pk)
+    elif invoice is not None:
+        _send(template="invoice", to=[lead.email], context=context, lead_id=lead.pk)
+    else:
+        logger.info(
+            "email lead_acknowledgement for lead %s not sent: this address had one within %s",
+            lead.pk,
+            ACKNOWLEDGEMENT_INTERVAL,
+        )
 
 
 def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
