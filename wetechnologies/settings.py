@@ -7,6 +7,7 @@ read when present; real environment variables win). `.env.example` lists every v
 
 import os
 import tempfile
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_ratelimit",
+    "axes",
     "wetech",
 ]
 
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "wetechnologies.urls"
@@ -154,6 +158,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# /admin/login/ (django-axes): a username is locked from one client address after
+# AXES_FAILURE_LIMIT failures, for an hour; the same username from elsewhere still signs in, so
+# nobody can lock staff out remotely. The address follows the TRUSTED_PROXY_COUNT rule. Failures
+# are stored in the database (they hold when the cache is down); a successful sign-in clears them.
+# Unlock early: python manage.py axes_reset_username <username>
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(hours=1)
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "wetech.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "wetech.views.errors.login_locked_out"
+# Not verbose: no start-up line on every command (cron mails stderr); its log lines mask the
+# username and address either way.
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "Africa/Dar_es_Salaam"

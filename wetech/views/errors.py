@@ -2,6 +2,7 @@
 
 import sys
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -67,6 +68,24 @@ def rate_limited(request, exception=None):
             status=429,
         )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer once a username is locked from this address (AXES_LOCKOUT_CALLABLE)."""
+    retry_after = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    message = "Too many failed sign-ins for this username from your address."
+    suggestions = [
+        f"Wait {retry_after // 60} minutes and try again.",
+        "Or ask another administrator to unlock it.",
+    ]
+    response = render(
+        request,
+        "429.html",
+        {"message": message, "suggestions": suggestions, "retry_after": retry_after},
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
     return response
 
 
