@@ -1,8 +1,8 @@
 """Removing secrets and phone numbers from anything that leaves the process as text.
 
-Used by the log filter, the Sentry scrubber and the payment inbox (headers). The rules are
-deliberately blunt: a false positive costs a masked digit run in a log line, a false negative
-leaks a customer's number.
+Used by the log filter, the gunicorn logger, the Sentry scrubber and the payment inbox (headers).
+The rules are deliberately blunt: a false positive costs a masked digit run in a log line, a false
+negative leaks a customer's number.
 """
 
 import re
@@ -53,15 +53,33 @@ _KEY_VALUE = re.compile(
 )
 
 
+# URL path segments that are credentials: the AzamPay callback's secret and an invoice's public
+# token. Masked by position, whatever the segment holds, so every configured secret (the setting
+# may list several while one is rotated) and every wrong guess is masked, not only a known value.
+_CREDENTIAL_SEGMENT = re.compile(r'(?i)(/payments/azampay/callback/|/invoices/)[^/\s?#"<>]+')
+_CREDENTIAL_PREFIXES = ("/payments/azampay/callback/", "/invoices/")
+
+
+def mask_credential_paths(text: str) -> str:
+    """`/payments/azampay/callback/<secret>/` and `/invoices/<token>/…` with that segment masked."""
+    if not text or "/" not in text:
+        return text
+    lowered = text.lower()
+    if not any(prefix in lowered for prefix in _CREDENTIAL_PREFIXES):
+        return text
+    return _CREDENTIAL_SEGMENT.sub(r"\1" + MASK, text)
+
+
 def mask_digits(match: re.Match) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     return "*" * (len(digits) - 3) + digits[-3:]
 
 
 def redact_text(text: str) -> str:
-    """Mask digit runs that may be phone or card numbers, and inline secrets."""
+    """Mask digit runs that may be phone or card numbers, inline secrets and credential paths."""
     if not text:
         return text
+    text = mask_credential_paths(text)
     text = _BEARER.sub(r"\1 " + MASK, text)
     text = _KEY_VALUE.sub(r"\1" + MASK, text)
     return _DIGIT_RUN.sub(mask_digits, text)
