@@ -116,15 +116,45 @@ def redact(value):
     return value
 
 
+def _mask_paths_everywhere(value):
+    """Deep-copy `value` with credential path segments masked in every string it holds.
+
+    Objects Sentry would send as their repr (Django's request on a log record's extras) become
+    that repr, masked, when it carries a credential path; anything else is kept as it is.
+    """
+    if isinstance(value, str):
+        return mask_credential_paths(value)
+    if isinstance(value, Mapping):
+        return {key: _mask_paths_everywhere(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_paths_everywhere(item) for item in value]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    text = repr(value)
+    masked = mask_credential_paths(text)
+    return masked if masked != text else value
+
+
+def _request_body_shape(data):
+    """A request body reduced to its field names: names, emails, phone numbers and messages
+    that visitors type never go to Sentry (the notification inbox keeps gateway callbacks)."""
+    if isinstance(data, Mapping):
+        return {key: MASK for key in data}
+    if isinstance(data, str | bytes | list | tuple) and data:
+        return MASK
+    return data  # nothing, or Sentry's own note that the body was left out
+
+
 def scrub_sentry_event(event, hint=None):
-    """Sentry `before_send`: strip secrets and phone numbers from every part of an event."""
+    """Sentry `before_send` and `before_send_transaction`: strip secrets, phone numbers, request
+    bodies, cookies and the user from an event, and credential path segments from all of it."""
     request = event.get("request")
     if isinstance(request, dict):
-        for part in ("headers", "cookies", "env"):
+        for part in ("headers", "env"):
             if isinstance(request.get(part), Mapping):
                 request[part] = redact(request[part])
         if "data" in request:
-            request["data"] = redact(request["data"])
+            request["data"] = _request_body_shape(request["data"])
         if isinstance(request.get("query_string"), str):
             request["query_string"] = redact_text(request["query_string"])
         request.pop("cookies", None)
@@ -152,4 +182,5 @@ def scrub_sentry_event(event, hint=None):
     if isinstance(event.get("contexts"), Mapping):
         event["contexts"] = redact(event["contexts"])
     event.pop("user", None)
-    return event
+    # Last, everywhere: request.url, the transaction name, spans, tags, breadcrumbs' data...
+    return _mask_paths_everywhere(event)
