@@ -163,3 +163,20 @@ def test_djangos_request_log_lines_carry_no_credential_path(configured, rf, fmt)
         record = json.loads(read(log_dir / "errors.log").strip().splitlines()[-1])
         assert record["request"] == "<WSGIRequest: GET '/invoices/[redacted]/status/'>"
         assert record["status_code"] == 500
+
+
+def test_the_development_servers_request_lines_carry_no_credential_path(configured):
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    log_dir = configured()
+    secret = "Zk3-callback-secret-0123456789abcdefghij"
+    handler = WSGIRequestHandler.__new__(WSGIRequestHandler)  # runserver's, without a socket
+    handler.request = None
+
+    handler.log_message(
+        '"%s" %s %s', f"POST /payments/azampay/callback/{secret}/ HTTP/1.1", "404", "2"
+    )
+
+    text = read(log_dir / "app.log")
+    assert secret not in text
+    assert '"POST /payments/azampay/callback/[redacted]/ HTTP/1.1" 404 2' in text
