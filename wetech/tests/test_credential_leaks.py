@@ -4,7 +4,8 @@ no error page, whatever the response status.
 Requests go through Django's real WSGI handler (the one gunicorn calls, which the Sentry Django
 integration wraps to start its transactions), with the site's logging configuration writing to a
 temporary LOG_DIR, in text and in JSON, and Sentry initialised by `init_sentry` with a transport
-that keeps the envelopes instead of sending them.
+that keeps the envelopes instead of sending them. Then a real gunicorn, started with the project's
+gunicorn.conf.py, writes its access and error logs and the site's logs into a temporary folder.
 """
 
 import json
@@ -151,14 +152,17 @@ class Site:
             result.close()
         status = int(started[0][0].split()[0])
         self.bodies.append((status, path, body))
-        return status, dict(started[0][1]), body
+        return status, started[0][1], body
 
     def form_page(self, path):
         """GET a page with a form: its hidden fields and the CSRF cookie to send back."""
         status, headers, body = self.call("GET", path)
         assert status == 200
-        cookie = SimpleCookie(headers.get("Set-Cookie", ""))
-        return hidden_fields(body.decode()), f"csrftoken={cookie['csrftoken'].value}"
+        cookies = SimpleCookie()
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                cookies.load(value)
+        return hidden_fields(body.decode()), f"csrftoken={cookies['csrftoken'].value}"
 
 
 @pytest.fixture
