@@ -34,8 +34,16 @@ def _sensitive_key(key: str) -> bool:
     return is_secret_key(key) or is_personal_key(key)
 
 
+# Extras that are plain data stay as they are (redacted); anything else (Django's `request` on
+# django.request and django.security records, a socket on django.server's) is turned into its
+# redacted text here, or the JSON format would write its repr, path and credential included.
+_PLAIN = (str, int, float, bool, NoneType, dict, list, tuple)
+_exception_formatter = logging.Formatter()
+
+
 class RedactingFilter(logging.Filter):
-    """Render the message once and mask phone numbers, card numbers and inline secrets in it."""
+    """Render the message once and mask phone numbers, card numbers, inline secrets and
+    credential path segments in it, in its extras and in its traceback."""
 
     def filter(self, record):
         # Every handler runs this filter on the same record object: redact it only once
@@ -55,7 +63,12 @@ class RedactingFilter(logging.Filter):
             # secret; a number under a phone- or secret-like name still goes through redact().
             if isinstance(value, int | float | NoneType) and not _sensitive_key(key):
                 continue
+            if not isinstance(value, _PLAIN):
+                value = str(value)
             setattr(record, key, redact({key: value})[key])
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text: an exception's message may carry a URL or a secret.
+            record.exc_text = redact_text(_exception_formatter.formatException(record.exc_info))
         record.redacted = True
         return True
 
@@ -74,7 +87,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and key not in payload:
                 payload[key] = value
-        if record.exc_info:
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        elif record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str, ensure_ascii=False)
 

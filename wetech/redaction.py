@@ -1,8 +1,8 @@
 """Removing secrets and phone numbers from anything that leaves the process as text.
 
-Used by the log filter, the Sentry scrubber and the payment inbox (headers). The rules are
-deliberately blunt: a false positive costs a masked digit run in a log line, a false negative
-leaks a customer's number.
+Used by the log filter, the gunicorn logger, the Sentry scrubber and the payment inbox (headers).
+The rules are deliberately blunt: a false positive costs a masked digit run in a log line, a false
+negative leaks a customer's number.
 """
 
 import re
@@ -53,15 +53,33 @@ _KEY_VALUE = re.compile(
 )
 
 
+# URL path segments that are credentials: the AzamPay callback's secret and an invoice's public
+# token. Masked by position, whatever the segment holds, so every configured secret (the setting
+# may list several while one is rotated) and every wrong guess is masked, not only a known value.
+_CREDENTIAL_SEGMENT = re.compile(r'(?i)(/payments/azampay/callback/|/invoices/)[^/\s?#"<>]+')
+_CREDENTIAL_PREFIXES = ("/payments/azampay/callback/", "/invoices/")
+
+
+def mask_credential_paths(text: str) -> str:
+    """`/payments/azampay/callback/<secret>/` and `/invoices/<token>/…` with that segment masked."""
+    if not text or "/" not in text:
+        return text
+    lowered = text.lower()
+    if not any(prefix in lowered for prefix in _CREDENTIAL_PREFIXES):
+        return text
+    return _CREDENTIAL_SEGMENT.sub(r"\1" + MASK, text)
+
+
 def mask_digits(match: re.Match) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     return "*" * (len(digits) - 3) + digits[-3:]
 
 
 def redact_text(text: str) -> str:
-    """Mask digit runs that may be phone or card numbers, and inline secrets."""
+    """Mask digit runs that may be phone or card numbers, inline secrets and credential paths."""
     if not text:
         return text
+    text = mask_credential_paths(text)
     text = _BEARER.sub(r"\1 " + MASK, text)
     text = _KEY_VALUE.sub(r"\1" + MASK, text)
     return _DIGIT_RUN.sub(mask_digits, text)
@@ -98,15 +116,45 @@ def redact(value):
     return value
 
 
+def _mask_paths_everywhere(value):
+    """Deep-copy `value` with credential path segments masked in every string it holds.
+
+    Objects Sentry would send as their repr (Django's request on a log record's extras) become
+    that repr, masked, when it carries a credential path; anything else is kept as it is.
+    """
+    if isinstance(value, str):
+        return mask_credential_paths(value)
+    if isinstance(value, Mapping):
+        return {key: _mask_paths_everywhere(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_paths_everywhere(item) for item in value]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    text = repr(value)
+    masked = mask_credential_paths(text)
+    return masked if masked != text else value
+
+
+def _request_body_shape(data):
+    """A request body reduced to its field names: names, emails, phone numbers and messages
+    that visitors type never go to Sentry (the notification inbox keeps gateway callbacks)."""
+    if isinstance(data, Mapping):
+        return {key: MASK for key in data}
+    if isinstance(data, str | bytes | list | tuple) and data:
+        return MASK
+    return data  # nothing, or Sentry's own note that the body was left out
+
+
 def scrub_sentry_event(event, hint=None):
-    """Sentry `before_send`: strip secrets and phone numbers from every part of an event."""
+    """Sentry `before_send` and `before_send_transaction`: strip secrets, phone numbers, request
+    bodies, cookies and the user from an event, and credential path segments from all of it."""
     request = event.get("request")
     if isinstance(request, dict):
-        for part in ("headers", "cookies", "env"):
+        for part in ("headers", "env"):
             if isinstance(request.get(part), Mapping):
                 request[part] = redact(request[part])
         if "data" in request:
-            request["data"] = redact(request["data"])
+            request["data"] = _request_body_shape(request["data"])
         if isinstance(request.get("query_string"), str):
             request["query_string"] = redact_text(request["query_string"])
         request.pop("cookies", None)
@@ -134,4 +182,5 @@ def scrub_sentry_event(event, hint=None):
     if isinstance(event.get("contexts"), Mapping):
         event["contexts"] = redact(event["contexts"])
     event.pop("user", None)
-    return event
+    # Last, everywhere: request.url, the transaction name, spans, tags, breadcrumbs' data...
+    return _mask_paths_everywhere(event)

@@ -16,16 +16,22 @@ def traces_sampler(sampling_context, *, rate: float) -> float:
     return rate
 
 
-def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate: float) -> None:
+def init_sentry(
+    *, dsn: str, environment: str, release: str, traces_sample_rate: float, transport=None
+) -> None:
+    # `transport` is for tests: one that keeps envelopes instead of sending them.
+    options = {"transport": transport} if transport is not None else {}
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
         release=release,
         integrations=[DjangoIntegration()],
         send_default_pii=False,
-        max_request_body_size="small",
+        # Request bodies hold what visitors type (names, emails, phones, messages): never read.
+        max_request_body_size="never",
         include_local_variables=False,
         before_send=scrub_sentry_event,
         before_send_transaction=scrub_sentry_event,
         traces_sampler=lambda ctx: traces_sampler(ctx, rate=traces_sample_rate),
+        **options,
     )

@@ -7,6 +7,7 @@ from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from wetech.models import Client, Invoice, Lead, Service
+from wetech.redaction import mask_credential_paths
 from wetech.services.invoicing import invoice_create_for_lead, invoice_issue
 from wetech.services.notifications import lead_emails_schedule
 
@@ -66,9 +67,10 @@ def lead_capture(
             phone=phone,
             company=company,
             message=message,
-            source_page=source_page[:200],
-            landing_page=landing_page[:500],
-            referrer=referrer[:500],
+            # An invoice's token grants access to it: a page address never stores one.
+            source_page=mask_credential_paths(source_page)[:200],
+            landing_page=mask_credential_paths(landing_page)[:500],
+            referrer=mask_credential_paths(referrer)[:500],
             marketing_consent=marketing_consent,
             consent_at=timezone.now() if marketing_consent else None,
             consent_ip=ip_address if marketing_consent and ip_address else None,

@@ -125,3 +125,58 @@ def test_several_writers_at_once_lose_no_line(configured):
 
     lines = [line for line in read(log_dir / "app.log").splitlines() if "worker" in line]
     assert len(lines) == 800
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_djangos_request_log_lines_carry_no_credential_path(configured, rf, fmt):
+    from django.http import HttpResponse, HttpResponseNotFound
+    from django.utils.log import log_response
+
+    log_dir = configured(fmt=fmt)
+    secret = "Zk3-callback-secret-0123456789abcdefghij"
+    token = "q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6j7K8l9Z0x1C"
+    callback = rf.post(f"/payments/azampay/callback/{secret}/")
+    invoice = rf.get(f"/invoices/{token}/status/")
+
+    # Exactly what Django's handler does for a 4xx, and for a 500 with its traceback.
+    log_response(
+        "%s: %s", "Not Found", callback.path, response=HttpResponseNotFound(), request=callback
+    )
+    try:
+        raise RuntimeError(f"failed on http://testserver{invoice.path}")
+    except RuntimeError as exc:
+        log_response(
+            "%s: %s",
+            "Internal Server Error",
+            invoice.path,
+            response=HttpResponse(status=500),
+            request=invoice,
+            exception=exc,
+        )
+
+    text = read(log_dir / "app.log") + read(log_dir / "errors.log")
+    assert secret not in text and token not in text
+    assert "Not Found: /payments/azampay/callback/[redacted]/" in text
+    assert "Internal Server Error: /invoices/[redacted]/status/" in text
+    assert "RuntimeError: failed on http://testserver/invoices/[redacted]/status/" in text
+    if fmt == "json":
+        record = json.loads(read(log_dir / "errors.log").strip().splitlines()[-1])
+        assert record["request"] == "<WSGIRequest: GET '/invoices/[redacted]/status/'>"
+        assert record["status_code"] == 500
+
+
+def test_the_development_servers_request_lines_carry_no_credential_path(configured):
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    log_dir = configured()
+    secret = "Zk3-callback-secret-0123456789abcdefghij"
+    handler = WSGIRequestHandler.__new__(WSGIRequestHandler)  # runserver's, without a socket
+    handler.request = None
+
+    handler.log_message(
+        '"%s" %s %s', f"POST /payments/azampay/callback/{secret}/ HTTP/1.1", "404", "2"
+    )
+
+    text = read(log_dir / "app.log")
+    assert secret not in text
+    assert '"POST /payments/azampay/callback/[redacted]/ HTTP/1.1" 404 2' in text

@@ -4,9 +4,9 @@ from decimal import Decimal
 import pytest
 
 from wetech.gateways.simulator.testing import simulator_settings
-from wetech.models import Invoice
+from wetech.models import Invoice, Lead
 from wetech.services.leads import lead_capture
-from wetech.tests.lead_helpers import make_service
+from wetech.tests.lead_helpers import hidden_fields, make_service
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,41 @@ def test_drafts_are_not_public(client, invoice):
     )
     assert client.get(f"/invoices/{draft.token}/").status_code == 404
     assert client.get(f"/invoices/{draft.token}/status/").status_code == 404
+
+
+def test_a_question_about_an_invoice_leaves_its_token_out_of_the_lead(client, invoice):
+    page = f"http://testserver/invoices/{invoice.token}/"
+    html = client.get(page).content.decode()
+    link = re.search(r'<a [^>]*href="([^"]*)"[^>]*>Questions about this invoice\?</a>', html)
+    assert invoice.token not in link.group(0)
+    assert 'rel="noreferrer"' in link.group(0)
+    assert link.group(1) == f"/contact/?invoice={invoice.number}"
+
+    # A browser that sends the Referer anyway (or hidden fields edited by hand) still stores none.
+    data = lead_post_from(client, link.group(1), referer=page, message="Is VAT included?")
+    data["landing_page"] = f"/invoices/{invoice.token}/?from=email"
+    response = client.post("/leads/", data, HTTP_REFERER="http://testserver" + link.group(1))
+
+    assert response.status_code == 303
+    lead = Lead.objects.get(message="Is VAT included?")
+    assert invoice.token not in f"{lead.referrer} {lead.landing_page} {lead.source_page}"
+    assert lead.referrer == "http://testserver/invoices/[redacted]/"
+    assert lead.landing_page == "/invoices/[redacted]/?from=email"
+    assert lead.source_page == "/invoices/[redacted]/"
+
+
+def test_the_contact_page_reached_from_an_invoice_records_its_number(client, invoice):
+    data = lead_post_from(client, f"/contact/?invoice={invoice.number}", message="Hello")
+    client.post("/leads/", data)
+
+    lead = Lead.objects.get(message="Hello")
+    assert lead.landing_page == f"/contact/?invoice={invoice.number}"
+    assert lead.referrer == ""
+
+
+def lead_post_from(client, url, *, referer="", **fields):
+    """The contact form as a browser posts it after arriving at `url` from `referer`."""
+    page = client.get(url, HTTP_REFERER=referer) if referer else client.get(url)
+    data = hidden_fields(page.content.decode())
+    data.update(name="Asha Mwinyi", email="asha@example.co.tz", phone="0712 345 678", **fields)
+    return data
