@@ -114,6 +114,15 @@ def _without_nul(value):
     return value
 
 
+def _capped(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """`text` cut to at most `limit` characters, the cut marked (at the start with `keep_end`)."""
+    if len(text) <= limit:
+        return text
+    mark = GatewayNotification.TRUNCATION_MARK
+    keep = limit - len(mark)
+    return mark + text[-keep:] if keep_end else text[:keep] + mark
+
+
 def _stored_body(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     try:
@@ -123,25 +132,32 @@ def _stored_body(raw: bytes) -> str:
     if isinstance(parsed, dict | list):
         text = json.dumps(_redact_fields(parsed), ensure_ascii=False)
     elif "=" in text and "{" not in text:
-        text = _stored_query(text)
+        text = _stored_query(text, limit=GatewayNotification.MAX_BODY_CHARS)
     else:
         text = redact_text(text)
-    return _storable(text)[: GatewayNotification.MAX_BODY_CHARS]
+    return _capped(_storable(text), GatewayNotification.MAX_BODY_CHARS)
 
 
-def _stored_query(query: str) -> str:
+def _stored_query(query: str, *, limit: int = GatewayNotification.MAX_QUERY_CHARS) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     text = "&".join(
         f"{key}={redact_value(key, value) if is_secret_key(key) or is_personal_key(key) else value}"
         for key, value in pairs
     )
-    return _storable(text)[: GatewayNotification.MAX_BODY_CHARS]
+    return _capped(_storable(text), limit)
 
 
 def notification_record(*, gateway: str, kind: str, request) -> GatewayNotification:
     """Save the message as received (minus secrets), committed at once."""
-    headers = {
+    kept = {
         name: _storable(request.headers[name]) for name in _KEPT_HEADERS if name in request.headers
+    }
+    # Redacted whole, then cut; X-Forwarded-For keeps its end: our own proxies append there.
+    headers = {
+        name: _capped(
+            value, GatewayNotification.MAX_HEADER_CHARS, keep_end=name == "X-Forwarded-For"
+        )
+        for name, value in redact(kept).items()
     }
     try:
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -156,7 +172,7 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
         gateway=gateway,
         kind=kind,
         method=request.method[:8],
-        headers=redact(headers),
+        headers=headers,
         query_string=_stored_query(request.META.get("QUERY_STRING", "")),
         body=_stored_body(body),
         remote_ip=client_ip(request) or None,
