@@ -368,7 +368,7 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
     def recheck_now(self, request, queryset):
         for attempt in queryset.order_by("pk"):
             try:
-                settled = attempt_recheck(attempt=attempt)
+                settled = attempt_recheck(attempt=attempt, bypass_window=True)
             except GatewayError as exc:
                 self.message_user(
                     request,
@@ -419,7 +419,7 @@ class GatewayNotificationAdmin(ReadOnlyAdmin):
     def reprocess(self, request, queryset):
         for notification in queryset.order_by("pk"):
             try:
-                outcome = notification_reprocess(notification=notification)
+                outcome = notification_reprocess(notification=notification, bypass_window=True)
             except MalformedNotification as exc:
                 self.message_user(
                     request, f"#{notification.pk}: unreadable ({exc})", messages.ERROR

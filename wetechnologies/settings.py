@@ -330,6 +330,10 @@ GATEWAY_RETRY_MAX_WAIT = env.float("GATEWAY_RETRY_MAX_WAIT", default=2.0)
 GATEWAY_RETRY_DEADLINE = env.float("GATEWAY_RETRY_DEADLINE", default=8.0)
 GATEWAY_BREAKER_THRESHOLD = env.int("GATEWAY_BREAKER_THRESHOLD", default=5)
 GATEWAY_BREAKER_RESET_SECONDS = env.float("GATEWAY_BREAKER_RESET_SECONDS", default=30.0)
+# Repeated IPNs/callbacks about one payment within this many seconds of the gateway's answer are
+# answered from what we know, without asking again (0 turns the window off; one query per
+# payment is still in flight at a time). The reconciler and staff's re-check always ask.
+GATEWAY_STATUS_COALESCE_SECONDS = env.float("GATEWAY_STATUS_COALESCE_SECONDS", default=15.0)
 # How long the simulated phone takes to approve an AzamPay push (simulator only).
 SIMULATOR_AZAMPAY_DELAY_SECONDS = env.float("SIMULATOR_AZAMPAY_DELAY_SECONDS", default=2.0)
 

@@ -7,10 +7,12 @@ retried only when the gateway provably did not process it. Sleep, clock and jitt
 so tests run the real policy in milliseconds.
 
 The breaker's state lives in the Django cache so every worker shares it; `breaker_states()` is
-what `/health/` reads.
+what `/health/` reads. A 429 is not an outage: it backs the gateway off (every worker's calls fail
+fast until its `Retry-After` has passed) without counting toward opening the circuit.
 """
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -36,11 +38,20 @@ SERVER_ERROR = "server_error"  # 500: the gateway broke while handling it; never
 class TransientFailure(Exception):
     """One attempt failed in a way that says nothing about the request's merit."""
 
-    def __init__(self, reason: str, *, kind: str, retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        kind: str,
+        retry_after: float | None = None,
+        throttled: bool = False,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.retry_after = retry_after
+        # HTTP 429: the gateway is up but wants us slower; it backs off, it never opens the circuit.
+        self.throttled = throttled
 
     def may_resend(self, *, idempotent: bool) -> bool:
         if self.kind in (UNSENT, REFUSED):
@@ -110,8 +121,13 @@ class RetryPolicy:
                 raise GatewayUnavailable(f"{gateway} circuit is open", gateway=gateway)
             try:
                 result = operation(seconds_left())
-            except TransientFailure:
-                if breaker is not None:
+            except TransientFailure as failure:
+                if breaker is not None and failure.throttled:
+                    breaker.back_off(
+                        failure.retry_after if failure.retry_after is not None else self.max_wait
+                    )
+                    breaker.release_probe()
+                elif breaker is not None:
                     breaker.record_failure()
                 raise
             except BaseException:
@@ -166,6 +182,16 @@ class RetryPolicy:
             before_sleep=log_retry,
             reraise=True,
         )
+        if breaker is not None:
+            # Checked once per call: the call's own retries wait as the policy (and Retry-After,
+            # up to the cap) says; every other call fails fast until the back-off has passed.
+            backing_off = breaker.backoff_remaining()
+            if backing_off is not None:
+                raise GatewayUnavailable(
+                    f"{gateway} asked us to slow down (HTTP 429)",
+                    gateway=gateway,
+                    retry_after=backing_off,
+                )
         try:
             return retrying(attempt)
         except TransientFailure as failure:
@@ -187,6 +213,9 @@ HALF_OPEN = "half_open"
 class CircuitBreaker:
     """Closed, open after `threshold` consecutive transient failures, half-open after
     `reset_seconds` (one probe at a time), closed again on a success.
+
+    It also holds the gateway's back-off after an HTTP 429 (`back_off`, `backoff_remaining`): at
+    most `reset_seconds` long, and a 429 never counts as a failure.
 
     Two instances with the same name share their state through the cache. If the cache itself
     fails, the breaker stays out of the way (closed): it must never be why a payment fails.
@@ -218,6 +247,7 @@ class CircuitBreaker:
         self._failures_key = f"gateway-breaker:{name}:failures"
         self._opened_key = f"gateway-breaker:{name}:opened-at"
         self._probe_key = f"gateway-breaker:{name}:probe"
+        self._backoff_key = f"gateway-breaker:{name}:backoff-until"
 
     def __repr__(self):
         return f"CircuitBreaker({self.name!r})"
@@ -289,6 +319,40 @@ class CircuitBreaker:
                 )
         except Exception:
             self._cache_trouble("record failure")
+
+    def back_off(self, seconds: float) -> None:
+        """The gateway answered 429: calls fail fast for `seconds` (at most `reset_seconds`)."""
+        seconds = min(max(float(seconds), 0.0), self.reset_seconds)
+        if seconds <= 0:
+            return
+        until = self.clock() + seconds
+        try:
+            current = self.cache.get(self._backoff_key)
+            if current is not None and float(current) >= until:
+                return
+            # The end time is in the value: our clock decides, the TTL only cleans up.
+            self.cache.set(self._backoff_key, until, timeout=math.ceil(seconds) + 1)
+        except Exception:
+            self._cache_trouble("back off")
+            return
+        logger.warning(
+            "%s asked us to slow down (HTTP 429): its calls fail fast for %.1f s",
+            self.name,
+            seconds,
+            extra={"gateway": self.name, "backoff_seconds": round(seconds, 3)},
+        )
+
+    def backoff_remaining(self) -> float | None:
+        """Seconds left of a 429 back-off, or None when calls may go out."""
+        try:
+            until = self.cache.get(self._backoff_key)
+        except Exception:
+            self._cache_trouble("read the back-off")
+            return None
+        if until is None:
+            return None
+        remaining = float(until) - self.clock()
+        return remaining if remaining > 0 else None
 
     def release_probe(self) -> None:
         """The probe ended without telling us anything about the gateway: let another try."""

@@ -179,6 +179,7 @@ class HttpTransport:
                 f"HTTP {status}",
                 kind=REFUSED,
                 retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                throttled=status == 429,
             )
         if status in (502, 504):
             raise TransientFailure(f"HTTP {status}", kind=AMBIGUOUS)

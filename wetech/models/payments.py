@@ -119,7 +119,12 @@ class GatewayNotification(models.Model):
         REJECTED = "rejected", "Rejected"
         ERROR = "error", "Error"
 
-    MAX_BODY_CHARS = 16_000
+    # What one message may store (issue 10): an honest IPN or callback is well under 1 KB, junk
+    # is cut (and marked) so a flood cannot grow the inbox by more than this per row.
+    MAX_BODY_CHARS = 8_000
+    MAX_QUERY_CHARS = 2_000
+    MAX_HEADER_CHARS = 256
+    TRUNCATION_MARK = "…[truncated]"
 
     gateway = models.CharField(max_length=10, choices=Gateway.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -28,6 +28,7 @@ from wetech.models import GatewayNotification, PaymentAttempt
 from wetech.models.payments import Gateway
 from wetech.redaction import is_personal_key, is_secret_key, redact, redact_text, redact_value
 from wetech.services.settlement import GatewayFinding, SettleResult, attempt_settle
+from wetech.services.status_queries import StatusQueryCoalesced, status_query
 
 logger = logging.getLogger("wetech.payments")
 
@@ -46,6 +47,15 @@ _KEPT_HEADERS = (
     "Host",
 )
 _FAILURE_WORDS = frozenset({"failure", "failed", "fail", "cancelled", "canceled", "rejected"})
+# Attempt states that already hold the gateway's final word: a coalesced repeat is a duplicate.
+SETTLED_STATES = frozenset(
+    {
+        PaymentAttempt.Status.COMPLETED,
+        PaymentAttempt.Status.FAILED,
+        PaymentAttempt.Status.REVERSED,
+        PaymentAttempt.Status.NEEDS_REVIEW,
+    }
+)
 
 
 class MalformedNotification(ValueError):
@@ -104,6 +114,15 @@ def _without_nul(value):
     return value
 
 
+def _capped(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """`text` cut to at most `limit` characters, the cut marked (at the start with `keep_end`)."""
+    if len(text) <= limit:
+        return text
+    mark = GatewayNotification.TRUNCATION_MARK
+    keep = limit - len(mark)
+    return mark + text[-keep:] if keep_end else text[:keep] + mark
+
+
 def _stored_body(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     try:
@@ -113,25 +132,32 @@ def _stored_body(raw: bytes) -> str:
     if isinstance(parsed, dict | list):
         text = json.dumps(_redact_fields(parsed), ensure_ascii=False)
     elif "=" in text and "{" not in text:
-        text = _stored_query(text)
+        text = _stored_query(text, limit=GatewayNotification.MAX_BODY_CHARS)
     else:
         text = redact_text(text)
-    return _storable(text)[: GatewayNotification.MAX_BODY_CHARS]
+    return _capped(_storable(text), GatewayNotification.MAX_BODY_CHARS)
 
 
-def _stored_query(query: str) -> str:
+def _stored_query(query: str, *, limit: int = GatewayNotification.MAX_QUERY_CHARS) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     text = "&".join(
         f"{key}={redact_value(key, value) if is_secret_key(key) or is_personal_key(key) else value}"
         for key, value in pairs
     )
-    return _storable(text)[: GatewayNotification.MAX_BODY_CHARS]
+    return _capped(_storable(text), limit)
 
 
 def notification_record(*, gateway: str, kind: str, request) -> GatewayNotification:
     """Save the message as received (minus secrets), committed at once."""
-    headers = {
+    kept = {
         name: _storable(request.headers[name]) for name in _KEPT_HEADERS if name in request.headers
+    }
+    # Redacted whole, then cut; X-Forwarded-For keeps its end: our own proxies append there.
+    headers = {
+        name: _capped(
+            value, GatewayNotification.MAX_HEADER_CHARS, keep_end=name == "X-Forwarded-For"
+        )
+        for name, value in redact(kept).items()
     }
     try:
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -146,7 +172,7 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
         gateway=gateway,
         kind=kind,
         method=request.method[:8],
-        headers=redact(headers),
+        headers=headers,
         query_string=_stored_query(request.META.get("QUERY_STRING", "")),
         body=_stored_body(body),
         remote_ip=client_ip(request) or None,
@@ -165,6 +191,14 @@ def _result_of(settled: SettleResult) -> str:
     if settled.changed:
         return Result.APPLIED
     return Result.DUPLICATE if settled.duplicate else Result.IGNORED
+
+
+def _coalesced(notification, attempt, coalesced: StatusQueryCoalesced, **fields) -> InboxOutcome:
+    """A repeat inside the status window: answered from the attempt's state, no gateway call."""
+    attempt.refresh_from_db()
+    result = Result.DUPLICATE if attempt.status in SETTLED_STATES else Result.IGNORED
+    _finish(notification, result, attempt=attempt, error=f"not asked again: {coalesced.reason}")
+    return InboxOutcome(notification=notification, result=result, attempt=attempt, **fields)
 
 
 # --- Pesapal ------------------------------------------------------------------------------------
@@ -228,8 +262,13 @@ def pesapal_finding(attempt: PaymentAttempt) -> GatewayFinding:
     )
 
 
-def pesapal_notification_process(*, notification: GatewayNotification) -> InboxOutcome:
-    """Settle what a Pesapal IPN or browser return points at. Raises MalformedNotification."""
+def pesapal_notification_process(
+    *, notification: GatewayNotification, bypass_window: bool = False
+) -> InboxOutcome:
+    """Settle what a Pesapal IPN or browser return points at. Raises MalformedNotification.
+
+    Repeats are coalesced (`status_queries`) unless `bypass_window`.
+    """
     try:
         fields = pesapal_fields(notification)
     except MalformedNotification as exc:
@@ -254,7 +293,14 @@ def pesapal_notification_process(*, notification: GatewayNotification) -> InboxO
             notification=notification, result=Result.REJECTED, attempt=attempt, pesapal=fields
         )
     try:
-        finding = pesapal_finding(attempt)
+        finding = status_query(
+            gateway=Gateway.PESAPAL,
+            attempt_id=attempt.pk,
+            ask=lambda: pesapal_finding(attempt),
+            bypass_window=bypass_window,
+        )
+    except StatusQueryCoalesced as coalesced:
+        return _coalesced(notification, attempt, coalesced, pesapal=fields)
     except GatewayError as exc:
         logger.warning(
             "pesapal status of %s unavailable: %s",
@@ -298,6 +344,12 @@ def _callback_status(callback: AzamPayCallback) -> str:
     return PENDING
 
 
+def azampay_asks(attempt: PaymentAttempt, callback: AzamPayCallback | None = None) -> bool:
+    """Does `azampay_finding` call AzamPay's status query (rather than read the callback)?"""
+    reference = attempt.gateway_reference or (callback.reference if callback else "")
+    return bool(settings.AZAMPAY_STATUS_QUERY and reference)
+
+
 def azampay_finding(
     attempt: PaymentAttempt, callback: AzamPayCallback | None = None
 ) -> GatewayFinding:
@@ -308,7 +360,7 @@ def azampay_finding(
     `attempt_settle`) is all there is, and the daily reconciliation is the safety net.
     """
     reference = attempt.gateway_reference or (callback.reference if callback else "")
-    if settings.AZAMPAY_STATUS_QUERY and reference:
+    if azampay_asks(attempt, callback):
         answer = get_azampay_client().get_transaction_status(reference, attempt.provider)
         status = answer.status
         detail = f"AzamPay status: {answer.message or answer.status}"
@@ -337,10 +389,13 @@ def azampay_finding(
     )
 
 
-def azampay_callback_process(*, notification: GatewayNotification) -> InboxOutcome:
+def azampay_callback_process(
+    *, notification: GatewayNotification, bypass_window: bool = False
+) -> InboxOutcome:
     """Settle an AzamPay callback whose secret path was already verified.
 
-    Raises MalformedNotification.
+    Raises MalformedNotification. With the status query on, repeats are coalesced like Pesapal's
+    (unless `bypass_window`); without it the callback itself is the news, so it is never skipped.
     """
     try:
         callback = azampay_callback_parse(notification)
@@ -370,7 +425,17 @@ def azampay_callback_process(*, notification: GatewayNotification) -> InboxOutco
         )
         return InboxOutcome(notification=notification, result=Result.REJECTED, attempt=attempt)
     try:
-        finding = azampay_finding(attempt, callback)
+        if azampay_asks(attempt, callback):
+            finding = status_query(
+                gateway=Gateway.AZAMPAY,
+                attempt_id=attempt.pk,
+                ask=lambda: azampay_finding(attempt, callback),
+                bypass_window=bypass_window,
+            )
+        else:
+            finding = azampay_finding(attempt, callback)
+    except StatusQueryCoalesced as coalesced:
+        return _coalesced(notification, attempt, coalesced)
     except GatewayError as exc:
         logger.warning(
             "azampay status of %s unavailable: %s",
@@ -387,8 +452,10 @@ def azampay_callback_process(*, notification: GatewayNotification) -> InboxOutco
     )
 
 
-def notification_reprocess(*, notification: GatewayNotification) -> InboxOutcome:
-    """Run a stored message through its pipeline again (admin action)."""
+def notification_reprocess(
+    *, notification: GatewayNotification, bypass_window: bool = False
+) -> InboxOutcome:
+    """Run a stored message through its pipeline again (admin action: it asks the gateway now)."""
     if notification.gateway == Gateway.PESAPAL:
-        return pesapal_notification_process(notification=notification)
-    return azampay_callback_process(notification=notification)
+        return pesapal_notification_process(notification=notification, bypass_window=bypass_window)
+    return azampay_callback_process(notification=notification, bypass_window=bypass_window)

@@ -4,22 +4,26 @@ Notifications get lost (IPN URL down, AzamPay sandbox silence, a deploy at the w
 so `reconcile_payments` re-queries unsettled attempts through the same settlement as the
 callbacks. Each attempt is asked less often as it ages (2, 4, 8... minutes, at most every 6
 hours); open attempts past their expiry that the gateway still calls pending are expired, and
-expired ones are still asked for a week so a late success is credited, not lost.
+expired ones are still asked for a week so a late success is credited, not lost. An attempt of
+the last week that got a notification after our last question is asked at once, whatever its
+state: the notification may have been answered from the status window without asking.
 """
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from wetech.gateways.base import GatewayError, GatewayUnavailable
-from wetech.models import PaymentAttempt
+from wetech.models import GatewayNotification, PaymentAttempt
 from wetech.models.payments import OPEN_STATUSES, Gateway
-from wetech.services.payment_inbox import azampay_finding, pesapal_finding
+from wetech.services.payment_inbox import SETTLED_STATES, azampay_finding, pesapal_finding
 from wetech.services.settlement import SettleResult, attempt_expire, attempt_settle
+from wetech.services.status_queries import StatusQueryCoalesced, status_query
 
 logger = logging.getLogger("wetech.payments")
 
@@ -63,6 +67,10 @@ def attempt_backoff(check_count: int) -> timedelta:
 def attempt_due(attempt: PaymentAttempt, *, now: datetime) -> bool:
     if attempt.last_checked_at is None:
         return True
+    # A notification arrived after our last question (one answered from what we knew, within
+    # the status window, or one the gateway could not be asked about): ask now, not in hours.
+    if getattr(attempt, "has_news", False):
+        return True
     return now - attempt.last_checked_at >= attempt_backoff(attempt.check_count)
 
 
@@ -72,26 +80,43 @@ def attempt_can_be_asked(attempt: PaymentAttempt) -> bool:
     return attempt.gateway == Gateway.PESAPAL or settings.AZAMPAY_STATUS_QUERY
 
 
-def attempt_recheck(*, attempt: PaymentAttempt) -> SettleResult | None:
-    """Ask the gateway about the attempt now and settle; None when it cannot be asked.
+def attempt_recheck(*, attempt: PaymentAttempt, bypass_window: bool = False) -> SettleResult | None:
+    """Ask the gateway about the attempt and settle; None when it cannot be asked.
 
+    The reconciler and staff pass `bypass_window=True` and always ask; otherwise a query about
+    the attempt in flight or answered moments ago stands, and the attempt is returned unchanged.
     Raises GatewayError when the gateway cannot answer.
     """
     if not attempt_can_be_asked(attempt):
         return None
-    if attempt.gateway == Gateway.PESAPAL:
-        finding = pesapal_finding(attempt)
-    else:
-        finding = azampay_finding(attempt)
+    ask = partial(
+        pesapal_finding if attempt.gateway == Gateway.PESAPAL else azampay_finding, attempt
+    )
+    try:
+        finding = status_query(
+            gateway=attempt.gateway, attempt_id=attempt.pk, ask=ask, bypass_window=bypass_window
+        )
+    except StatusQueryCoalesced:
+        attempt.refresh_from_db()
+        return SettleResult(
+            attempt=attempt, changed=False, duplicate=attempt.status in SETTLED_STATES
+        )
     return attempt_settle(attempt_id=attempt.pk, finding=finding, source="re-check")
 
 
 def _candidates(*, now: datetime, older_than: timedelta):
+    news = GatewayNotification.objects.filter(
+        attempt=OuterRef("pk"), received_at__gt=OuterRef("last_checked_at")
+    )
     return (
         PaymentAttempt.objects.filter(created_at__lte=now - older_than)
+        .annotate(has_news=Exists(news))
         .filter(
             Q(status__in=OPEN_STATUSES)
             | Q(status=Status.EXPIRED, created_at__gte=now - LATE_SUCCESS_WINDOW)
+            # Whatever its state, news we have not asked about (e.g. a completion after a
+            # failed try, answered from the status window) is asked about on the next run.
+            | Q(has_news=True, created_at__gte=now - LATE_SUCCESS_WINDOW)
         )
         .order_by("created_at", "pk")
     )
@@ -109,7 +134,7 @@ def attempts_reconcile(*, older_than_minutes: int = 0, now: datetime | None = No
                 continue
             before = attempt.status
             try:
-                settled = attempt_recheck(attempt=attempt)
+                settled = attempt_recheck(attempt=attempt, bypass_window=True)
             except GatewayUnavailable as exc:
                 report.unreachable.add(attempt.gateway)
                 report.lines.append(f"{label}: gateway unreachable ({type(exc).__name__})")

@@ -7,6 +7,7 @@ from wetech.gateways.retry import (
     CLOSED,
     HALF_OPEN,
     OPEN,
+    REFUSED,
     UNSENT,
     CircuitBreaker,
     TransientFailure,
@@ -200,3 +201,31 @@ def test_the_policy_reports_each_attempt_to_the_breaker(policy, wall):
 
     # Three attempts, three failures: the threshold is reached and the circuit is open.
     assert breaker.state == OPEN
+
+
+def test_a_429_during_the_probe_frees_the_probe_and_keeps_the_count(policy, wall):
+    breaker = make(wall)
+    fail(breaker, 3)
+    wall.now += 31
+
+    def throttled(seconds_left):
+        raise TransientFailure("HTTP 429", kind=REFUSED, retry_after=5, throttled=True)
+
+    with pytest.raises(GatewayUnavailable):
+        policy.call(throttled, gateway="pesapal", action="Status", idempotent=True, breaker=breaker)
+
+    # Not re-opened for another 30 s: the gateway answered. After its back-off, one probe again.
+    assert breaker.state == HALF_OPEN
+    assert breaker.backoff_remaining() == 5
+    wall.now += 5
+    assert breaker.backoff_remaining() is None
+    assert breaker.allow() is True
+
+
+def test_a_broken_cache_leaves_the_back_off_out_of_the_way(wall, caplog):
+    breaker = make(wall, cache=BrokenCache())
+
+    breaker.back_off(10)
+
+    assert breaker.backoff_remaining() is None
+    assert "cache unavailable" in caplog.text

@@ -6,6 +6,7 @@ import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from wetech.gateways.base import GatewayMisconfigured, GatewayOutcomeUnknown, GatewayUnavailable
+from wetech.gateways.retry import CLOSED, OPEN, CircuitBreaker
 from wetech.gateways.transport import HttpTransport, retry_after_seconds
 from wetech.request_context import reset_request_id, set_request_id
 
@@ -184,3 +185,88 @@ def test_retry_after_accepts_seconds_and_http_dates(time_machine):
     assert retry_after_seconds("Mon, 02 Mar 2026 10:00:05 GMT") == 5.0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+# --- HTTP 429: back the gateway off, never open the circuit (issue 10) -----------------------
+
+
+class Wall:
+    """The breaker's wall clock (shared by workers through the cache), moved by hand."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+def _throttled_transport(policy, wall):
+    breaker = CircuitBreaker("pesapal", threshold=3, reset_seconds=30, probe_seconds=15, clock=wall)
+    return HttpTransport(
+        gateway="pesapal", connect_timeout=1, read_timeout=1, policy=policy, breaker=breaker
+    )
+
+
+def test_429s_back_off_without_opening_the_circuit(http, policy):
+    wall = Wall()
+    transport = _throttled_transport(policy, wall)
+    for _ in range(6):
+        http.get(URL, status=429, headers={"Retry-After": "10"})
+
+    # Six throttled calls, each after the previous back-off ran out: twice the threshold.
+    for _ in range(6):
+        with pytest.raises(GatewayUnavailable) as caught:
+            transport.send("GET", URL, action="Status", idempotent=True)
+        assert caught.value.retry_after == 10
+        wall.now += 10
+
+    assert len(http.calls) == 6
+    assert transport.breaker.state == CLOSED
+    assert transport.breaker.allow()
+
+
+def test_while_backing_off_every_worker_fails_fast_without_calling(http, policy, caplog):
+    wall = Wall()
+    first, other_worker = _throttled_transport(policy, wall), _throttled_transport(policy, wall)
+    http.get(URL, status=429, headers={"Retry-After": "10"})
+    http.get(URL, json={"ok": True})
+    with pytest.raises(GatewayUnavailable):
+        first.send("GET", URL, action="Status", idempotent=True)
+    assert "pesapal asked us to slow down (HTTP 429)" in caplog.text
+
+    wall.now += 4
+    with pytest.raises(GatewayUnavailable, match="slow down") as caught:
+        other_worker.send("GET", URL, action="Status", idempotent=True)
+    assert caught.value.retry_after == pytest.approx(6)
+    assert len(http.calls) == 1  # nothing went out
+
+    wall.now += 6
+    assert other_worker.send("GET", URL, action="Status", idempotent=True).status_code == 200
+    assert len(http.calls) == 2
+
+
+def test_a_429_retry_after_is_honoured_up_to_the_breaker_reset_time(http, policy):
+    wall = Wall()
+    transport = _throttled_transport(policy, wall)
+    http.get(URL, status=429, headers={"Retry-After": "86400"})
+
+    with pytest.raises(GatewayUnavailable) as caught:
+        transport.send("GET", URL, action="Status", idempotent=True)
+
+    # The caller hears what the gateway said; the gateway is off for at most reset_seconds.
+    assert caught.value.retry_after == 86400
+    assert transport.breaker.backoff_remaining() == 30
+
+
+def test_503s_still_open_the_circuit(http, policy):
+    wall = Wall()
+    transport = _throttled_transport(policy, wall)
+    for _ in range(3):
+        http.get(URL, status=503, headers={"Retry-After": "10"})
+
+    for _ in range(3):
+        with pytest.raises(GatewayUnavailable):
+            transport.send("GET", URL, action="Status", idempotent=True)
+
+    assert transport.breaker.state == OPEN
+    assert transport.breaker.backoff_remaining() is None
