@@ -334,6 +334,13 @@ GATEWAY_BREAKER_RESET_SECONDS = env.float("GATEWAY_BREAKER_RESET_SECONDS", defau
 # answered from what we know, without asking again (0 turns the window off; one query per
 # payment is still in flight at a time). The reconciler and staff's re-check always ask.
 GATEWAY_STATUS_COALESCE_SECONDS = env.float("GATEWAY_STATUS_COALESCE_SECONDS", default=15.0)
+# Bulkhead: at most this many calls to one gateway at once per node (all workers together); more
+# are refused at once with the 503 page. Keep 2 x this below WEB_CONCURRENCY x GUNICORN_THREADS
+# so a hanging gateway always leaves threads for the pages. 0 turns the bound off.
+GATEWAY_MAX_CONCURRENT_CALLS = env.int("GATEWAY_MAX_CONCURRENT_CALLS", default=4)
+# gunicorn's threads per worker (gunicorn.conf.py reads it too): gateway calls never take a
+# worker's last thread, since gthread queues the pages it accepted behind its busy threads.
+GUNICORN_THREADS = env.int("GUNICORN_THREADS", default=4)
 # How long the simulated phone takes to approve an AzamPay push (simulator only).
 SIMULATOR_AZAMPAY_DELAY_SECONDS = env.float("SIMULATOR_AZAMPAY_DELAY_SECONDS", default=2.0)
 

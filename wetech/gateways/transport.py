@@ -1,8 +1,9 @@
 """One HTTP session per gateway client: timeouts, request id, failure classification, logging.
 
-Every outbound call goes through `HttpTransport.send`, which runs it under the retry policy and
-circuit breaker and turns what `requests` raises or the gateway answers into either a response
-(2xx-4xx: the client decides what it means) or a `TransientFailure` the policy understands.
+Every outbound call goes through `HttpTransport.send`, which runs it inside the gateway's bulkhead
+(a bounded number of calls in flight per node), under the retry policy and circuit breaker, and
+turns what `requests` raises or the gateway answers into either a response (2xx-4xx: the client
+decides what it means) or a `TransientFailure` the policy understands.
 Nothing here logs a body, a header value, a token or a phone number.
 """
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 from urllib3.exceptions import ConnectTimeoutError
 
 from wetech.gateways.base import GatewayMisconfigured
+from wetech.gateways.bulkhead import Bulkhead
 from wetech.gateways.retry import (
     AMBIGUOUS,
     REFUSED,
@@ -75,6 +77,7 @@ class HttpTransport:
         breaker: CircuitBreaker | None,
         session: requests.Session | None = None,
         answered_by_gateway: Callable[[requests.Response], bool] | None = None,
+        bulkhead: Bulkhead | None = None,
     ):
         self.gateway = gateway
         self.connect_timeout = connect_timeout
@@ -84,6 +87,8 @@ class HttpTransport:
         self.session = session or requests.Session()
         # A 500 that carries the gateway's own error document is an answer, not an outage.
         self.answered_by_gateway = answered_by_gateway or (lambda response: False)
+        # Every client shares its gateway's per-node bound (GATEWAY_MAX_CONCURRENT_CALLS).
+        self.bulkhead = bulkhead if bulkhead is not None else Bulkhead(gateway)
         self.logger = logging.getLogger(f"wetech.gateways.{gateway}")
 
     def send(
@@ -118,13 +123,17 @@ class HttpTransport:
                 timeout=(self.connect_timeout, read_timeout),
             )
 
-        return self.policy.call(
-            operation,
-            gateway=self.gateway,
-            action=action,
-            idempotent=idempotent,
-            breaker=self.breaker,
-        )
+        # The slot is held across retries and their waits: a thread sleeping between attempts is
+        # as unavailable to other pages as one waiting on the socket. A call refused here never
+        # reached the gateway, so it says nothing to the breaker.
+        with self.bulkhead.slot():
+            return self.policy.call(
+                operation,
+                gateway=self.gateway,
+                action=action,
+                idempotent=idempotent,
+                breaker=self.breaker,
+            )
 
     def _send_once(self, method, url, *, action, headers, json, params, timeout):
         started = time.monotonic()

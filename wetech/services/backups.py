@@ -6,6 +6,10 @@ format dump is compressed by pg_dump itself), written under a hidden temporary n
 place only once its `.sha256` and `.json` companions exist. One lock per backup folder keeps two
 runs (or a backup and a restore) from overlapping, and retention only ever deletes files whose
 names this module made, for the same database alias, after a new backup succeeded.
+
+Backups hold session keys, password hashes and every customer's details, so every file this
+module writes is created `0600` from its first byte (never widened and narrowed later, where
+another user could open it in between), and a backup folder it creates is `0700`.
 """
 
 import fcntl
@@ -49,6 +53,9 @@ _ALIAS = re.compile(r"[A-Za-z0-9_]+")
 # Level 9 with a worker per core: as small as `gzip -6` at about a quarter of its time.
 ZSTD_LEVEL = 9
 CHUNK_BYTES = 1 << 20
+# Owner only: backups and their companions, and a backup folder this module creates.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
 
 
 class BackupError(Exception):
@@ -112,8 +119,8 @@ def backup_lock(*, directory: Path) -> Iterator[None]:
     """Hold the folder's lock, or raise BackupInProgress at once (never wait: cron will retry)."""
     directory = Path(directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     except OSError as exc:
         raise BackupError(f"cannot use backup folder {directory}: {exc.strerror}") from exc
     try:
@@ -307,6 +314,9 @@ def _sqlite_copy(*, source: str, target: Path) -> None:
         raise BackupError("an in-memory SQLite database cannot be backed up")
     if not Path(source).is_file():
         raise BackupError(f"SQLite database {source} does not exist")
+    # SQLite opens an existing empty file as a new database and keeps its mode (its journal
+    # takes the same mode), so the copy is private from the start.
+    os.close(_create_private(target))
     try:
         reader = sqlite3.connect(source, timeout=30)
         try:
@@ -339,7 +349,7 @@ class _HashingWriter:
 
 def _zstd_compress(*, source: Path, target: Path) -> str:
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1, write_checksum=True)
-    with open(source, "rb") as reader, open(target, "wb") as output:
+    with open(source, "rb") as reader, _open_private(target) as output:
         writer = _HashingWriter(output)
         compressor.copy_stream(reader, writer, read_size=CHUNK_BYTES, write_size=CHUNK_BYTES)
     return writer.hash.hexdigest()
@@ -421,9 +431,24 @@ def _remove_stale_temporaries(directory: Path) -> None:
                 (directory / name).unlink()
 
 
+def _create_private(path: Path) -> int:
+    """A new file at `path`, mode 0600 from the start; returns its descriptor (write only).
+
+    Only ever called for our own temporary names: a leftover under that name is replaced, never
+    reused, since an existing file would keep whatever mode it had.
+    """
+    with suppress(FileNotFoundError):
+        os.unlink(path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+
+
+def _open_private(path: Path, mode: str = "wb", **kwargs):
+    return os.fdopen(_create_private(path), mode, **kwargs)
+
+
 def _write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", encoding="utf-8") as writer:
+    with _open_private(temporary, "w", encoding="utf-8") as writer:
         writer.write(text)
         writer.flush()
         os.fsync(writer.fileno())
@@ -545,6 +570,8 @@ def _run_tool(command: list[str], *, env: dict, what: str) -> subprocess.Complet
 
 def _pg_dump(*, connection, target: Path, compress: bool) -> None:
     pg_dump = _pg_tool("pg_dump", connection)
+    # pg_dump truncates and writes an existing file, keeping its (private) mode.
+    os.close(_create_private(target))
     command = [pg_dump, "--format=custom", "--no-password", f"--file={target}"]
     if not compress:
         command.append("--compress=0")

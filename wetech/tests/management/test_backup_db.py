@@ -143,6 +143,94 @@ def test_retention_keeps_the_newest_n_and_never_touches_other_files(sqlite_site)
         assert stranger.read_text() == "keep me"
 
 
+# --- Backups are private --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_umask():
+    """A umask that lets others read by default (022): only the code can make the files private."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _assert_private_backup(path: Path) -> None:
+    for file in (path, Path(f"{path}.sha256"), Path(f"{path}.json")):
+        assert _mode(file) == 0o600, f"{file.name} is {oct(_mode(file))}"
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-compress"], ["--verify"]])
+def test_sqlite_backup_files_are_0600_in_a_new_0700_folder(sqlite_site, open_umask, extra):
+    assert not sqlite_site.backup_dir.exists()
+
+    path = _backup(sqlite_site, *extra)
+
+    assert _mode(sqlite_site.backup_dir) == 0o700
+    _assert_private_backup(path)
+    assert _mode(sqlite_site.backup_dir / ".wetech-backup.lock") == 0o600
+
+
+def test_backup_files_are_0600_in_an_existing_folder_which_keeps_its_mode(sqlite_site, open_umask):
+    sqlite_site.backup_dir.mkdir(mode=0o750)
+
+    path = _backup(sqlite_site)
+
+    _assert_private_backup(path)
+    assert _mode(sqlite_site.backup_dir) == 0o750
+
+
+def test_an_output_dir_that_backup_db_creates_is_0700(sqlite_site, open_umask, tmp_path):
+    folder = tmp_path / "elsewhere" / "nightly"
+
+    path = _backup(sqlite_site, "--output-dir", str(folder))
+
+    assert path.parent == folder
+    assert _mode(folder) == 0o700
+    _assert_private_backup(path)
+
+
+# Runs in the child: records the mode of every file in the backup folder while the backup is
+# still being written (the integrity check runs beside the compression), then lets it finish.
+MODES_WHILE_WRITING = """
+import os, stat
+from django.conf import settings
+from wetech.services import backups
+
+import time
+real_check = backups._sqlite_check
+
+def check_and_look(path):
+    # The compressed file is opened beside this check: wait until it exists.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        name.endswith(".zst.tmp") for name in os.listdir(settings.BACKUP_DIR)
+    ):
+        time.sleep(0.01)
+    for name in sorted(os.listdir(settings.BACKUP_DIR)):
+        mode = stat.S_IMODE(os.stat(os.path.join(settings.BACKUP_DIR, name)).st_mode)
+        print("MODE", name, oct(mode), flush=True)
+    real_check(path)
+
+backups._sqlite_check = check_and_look
+print(backups.backup_create().path, flush=True)
+"""
+
+
+def test_sqlite_backup_temporaries_are_private_from_the_start(sqlite_site, open_umask):
+    result = run_django("shell", "-c", MODES_WHILE_WRITING, env=sqlite_site.env)
+    assert result.returncode == 0, result.stderr
+
+    seen = dict(line.split()[1:] for line in result.stdout.splitlines() if line.startswith("MODE "))
+    # The raw copy and the compressed file being written, before any rename into place.
+    assert any(name.endswith(".raw.tmp") for name in seen), seen
+    assert any(name.endswith(".sqlite3.zst.tmp") for name in seen), seen
+    assert set(seen.values()) == {"0o600"}, seen
+
+
 def test_failed_backup_deletes_nothing(sqlite_site):
     directory = sqlite_site.backup_dir
     directory.mkdir()
@@ -216,3 +304,15 @@ def test_postgres_names_a_missing_pg_dump(pg_site, tmp_path):
     result = run_django("backup_db", env=env)
     assert result.returncode == 1
     assert "pg_dump not found on PATH" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("extra", [[], ["--no-compress", "--verify"]])
+def test_postgres_backup_files_are_0600_in_a_new_0700_folder(pg_site, open_umask, extra):
+    assert not pg_site.backup_dir.exists()
+
+    path = _backup(pg_site, *extra)
+
+    assert path.name.endswith(".pgdump")
+    assert _mode(pg_site.backup_dir) == 0o700
+    _assert_private_backup(path)
