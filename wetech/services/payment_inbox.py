@@ -24,6 +24,8 @@ from wetech.gateways.base import (
     AzamPayCallback,
     GatewayError,
 )
+from wetech.json_input import UnreadableJSON, storable_text
+from wetech.json_input import loads as json_loads
 from wetech.models import GatewayNotification, PaymentAttempt
 from wetech.models.payments import Gateway
 from wetech.redaction import is_personal_key, is_secret_key, redact, redact_text, redact_value
@@ -88,27 +90,17 @@ def _redact_fields(value):
 
 
 def _storable(text: str) -> str:
-    """PostgreSQL text and JSON columns refuse NUL: a replacement character keeps the rest of a
-    hostile message storable and readable (SQLite would keep it, so both behave the same)."""
-    return text.replace("\x00", "\ufffd")
-
-
-def _without_nul(value):
-    """A parsed JSON body whose strings can be compared in a query (JSON may carry \\u0000)."""
-    if isinstance(value, str):
-        return _storable(value)
-    if isinstance(value, dict):
-        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    return value
+    """PostgreSQL text and JSON columns refuse NUL and lone surrogates: a replacement character
+    keeps the rest of a hostile message storable and readable (SQLite would keep a NUL, so both
+    behave the same)."""
+    return storable_text(text)
 
 
 def _stored_body(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     try:
-        parsed = json.loads(text) if text.strip() else None
-    except ValueError:
+        parsed = json_loads(text) if text.strip() else None
+    except UnreadableJSON:
         parsed = None
     if isinstance(parsed, dict | list):
         text = json.dumps(_redact_fields(parsed), ensure_ascii=False)
@@ -185,9 +177,9 @@ def pesapal_fields(notification: GatewayNotification) -> PesapalFields:
     if body:
         if body.startswith(("{", "[")):
             try:
-                parsed = _without_nul(json.loads(body))
-            except ValueError as exc:
-                raise MalformedNotification("the body is not valid JSON") from exc
+                parsed = json_loads(body)
+            except UnreadableJSON as exc:
+                raise MalformedNotification(str(exc)) from exc
             if not isinstance(parsed, dict):
                 raise MalformedNotification("the JSON body is not an object")
             take(parsed.items())
@@ -284,7 +276,7 @@ def pesapal_notification_process(*, notification: GatewayNotification) -> InboxO
 
 def azampay_callback_parse(notification: GatewayNotification) -> AzamPayCallback:
     try:
-        payload = _without_nul(json.loads(notification.body or "null"))
+        payload = json_loads(notification.body or "null")
         return parse_callback(payload)
     except ValueError as exc:
         raise MalformedNotification(str(exc) or "the body is not valid JSON") from exc
