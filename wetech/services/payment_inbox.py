@@ -121,20 +121,27 @@ def _stored_query(query: str) -> str:
 
 
 def notification_record(*, gateway: str, kind: str, request) -> GatewayNotification:
-    """Save the message as received (minus secrets), committed at once."""
+    """Save the message as received (minus secrets), committed at once.
+
+    Raises MalformedNotification, after saving it as rejected, when the body cannot be read.
+    """
     headers = {
         name: _storable(request.headers[name]) for name in _KEPT_HEADERS if name in request.headers
     }
+    unreadable = ""
     try:
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             body = urlencode(list(request.POST.items())).encode()
         else:
             body = request.body
-    except Exception:  # RequestDataTooBig and friends: keep the fact, not the body.
+    except Exception as exc:
+        # Too big, a file part (refused before it is spooled), a broken multipart or charset:
+        # keep the fact, not the body, and refuse the message once it is recorded.
         body = b""
+        unreadable = f"the body could not be read ({type(exc).__name__})"
     # Called outside any transaction, so the INSERT commits on its own: the message is kept
     # whatever happens to its settlement.
-    return GatewayNotification.objects.create(
+    notification = GatewayNotification.objects.create(
         gateway=gateway,
         kind=kind,
         method=request.method[:8],
@@ -143,6 +150,10 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
         body=_stored_body(body),
         remote_ip=client_ip(request) or None,
     )
+    if unreadable:
+        _finish(notification, Result.REJECTED, error=unreadable)
+        raise MalformedNotification(unreadable)
+    return notification
 
 
 def _finish(notification, result, *, attempt=None, error="") -> None:

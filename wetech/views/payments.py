@@ -220,10 +220,10 @@ def pesapal_callback(request):
     """Pesapal sends the customer's browser here after its hosted page."""
     if getattr(request, "limited", False):
         return rate_limited(request)
-    notification = notification_record(
-        gateway=Gateway.PESAPAL, kind=Kind.BROWSER_RETURN, request=request
-    )
     try:
+        notification = notification_record(
+            gateway=Gateway.PESAPAL, kind=Kind.BROWSER_RETURN, request=request
+        )
         outcome = pesapal_notification_process(notification=notification)
     except MalformedNotification:
         return render(
@@ -250,8 +250,8 @@ def pesapal_callback(request):
 def pesapal_ipn(request):
     if getattr(request, "limited", False):
         return rate_limited(request)
-    notification = notification_record(gateway=Gateway.PESAPAL, kind=Kind.IPN, request=request)
     try:
+        notification = notification_record(gateway=Gateway.PESAPAL, kind=Kind.IPN, request=request)
         outcome = pesapal_notification_process(notification=notification)
     except MalformedNotification as exc:
         return JsonResponse(
@@ -286,8 +286,10 @@ def azampay_callback(request, secret):
         raise Http404("no such callback")
     if getattr(request, "limited", False):
         return rate_limited(request)
-    notification = notification_record(gateway=Gateway.AZAMPAY, kind=Kind.CALLBACK, request=request)
     try:
+        notification = notification_record(
+            gateway=Gateway.AZAMPAY, kind=Kind.CALLBACK, request=request
+        )
         outcome = azampay_callback_process(notification=notification)
     except MalformedNotification as exc:
         return JsonResponse(
