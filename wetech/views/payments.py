@@ -17,13 +17,13 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
 
 from wetech.client_ip import client_ip_ratelimit_key
 from wetech.forms import AzamPayForm
 from wetech.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
 from wetech.models import GatewayNotification
 from wetech.models.payments import Gateway
+from wetech.ratelimit import ratelimit
 from wetech.services.payment_inbox import (
     MalformedNotification,
     azampay_callback_process,
