@@ -1,6 +1,9 @@
 """Forms: validation and cleaning only (no saving, no side effects)."""
 
+import ipaddress
+import re
 import time
+from urllib.parse import urlsplit
 
 import phonenumbers
 from django import forms
@@ -40,6 +43,31 @@ def phone_to_e164(raw: str) -> str:
             code="invalid_phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_HOSTNAME = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?"
+)
+
+
+def well_formed_url(value: str, *, path_ok: bool = False) -> bool:
+    """An absolute http(s) URL whose host is a domain name or an IP address (or, with `path_ok`,
+    a path on this site). `http://[::1`, `http://%zz`, `http://a:port` and `javascript:` are not."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (a port that is not a number in range raises ValueError)
+    except ValueError:
+        return False
+    if not parts.scheme and not parts.netloc:
+        return path_ok and value.startswith("/")
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_HOSTNAME.fullmatch(host))
+    return True
 
 
 class LeadForm(forms.Form):
@@ -144,6 +172,12 @@ class LeadForm(forms.Form):
         for field in self.HIDDEN_FIELDS:
             if field in cleaned:
                 cleaned[field] = single_line(cleaned[field])
+        # Where the visitor came from is a note, not something to refuse a lead over: a page or
+        # referrer that is not a well-formed URL (a forged Referer header ends up in the hidden
+        # field the page renders) is dropped.
+        for field, path_ok in (("landing_page", True), ("referrer", False)):
+            if cleaned.get(field) and not well_formed_url(cleaned[field], path_ok=path_ok):
+                cleaned[field] = ""
         if not cleaned.get("service") and "message" in cleaned and not cleaned["message"]:
             self.add_error("message", "Tell us briefly what you need.")
         return cleaned

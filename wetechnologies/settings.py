@@ -207,6 +207,9 @@ WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# No page takes a file: the first file part of a multipart body is a 400 (TooManyFilesSent) before
+# any upload handler sees it, so nothing is spooled to disk, even ahead of the CSRF check.
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
 
 # --- Security -------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ pass/warn/fail and `checks` keyed `component:measurement`. `output` (exception t
 rendered for privileged callers; failures are logged with it either way.
 """
 
+import dataclasses
 import logging
 import math
 import shutil
@@ -108,10 +109,22 @@ class HealthReport:
         return [key for key, results in self.checks.items() if _worst(results) == FAIL]
 
 
+# What readiness reports as a warning however badly it fails: without the cache the site still
+# serves every page (rate limits let requests through, gateway tokens are fetched afresh, the
+# breakers read as closed), so a Redis outage must not make the load balancer drop every node.
+# The full report still says fail.
+READY_WARN_ONLY = frozenset({"cache:responseTime"})
+
+
 def health_report_build(*, scope: str = "full") -> HealthReport:
     """Run the checks of `scope` ("ready" or "full") within the deadline and combine them."""
     checks = readiness_checks() if scope == "ready" else full_checks()
     results = checks_run(checks=checks, timeout=settings.HEALTH_CHECK_TIMEOUT)
+    if scope == "ready":
+        results = {
+            key: [_at_most_warn(result) for result in group] if key in READY_WARN_ONLY else group
+            for key, group in results.items()
+        }
     report = HealthReport(
         status=_worst([result for group in results.values() for result in group]),
         checks=results,
@@ -400,6 +413,10 @@ def _result(status, value, unit, *, output="", component_id="") -> CheckResult:
         component_id=component_id,
         time=_now(),
     )
+
+
+def _at_most_warn(result: CheckResult) -> CheckResult:
+    return dataclasses.replace(result, status=WARN) if result.status == FAIL else result
 
 
 def _failed(output: str) -> CheckResult:

@@ -24,6 +24,8 @@ from wetech.gateways.base import (
     AzamPayCallback,
     GatewayError,
 )
+from wetech.json_input import UnreadableJSON, storable_text
+from wetech.json_input import loads as json_loads
 from wetech.models import GatewayNotification, PaymentAttempt
 from wetech.models.payments import Gateway
 from wetech.redaction import is_personal_key, is_secret_key, redact, redact_text, redact_value
@@ -98,20 +100,10 @@ def _redact_fields(value):
 
 
 def _storable(text: str) -> str:
-    """PostgreSQL text and JSON columns refuse NUL: a replacement character keeps the rest of a
-    hostile message storable and readable (SQLite would keep it, so both behave the same)."""
-    return text.replace("\x00", "\ufffd")
-
-
-def _without_nul(value):
-    """A parsed JSON body whose strings can be compared in a query (JSON may carry \\u0000)."""
-    if isinstance(value, str):
-        return _storable(value)
-    if isinstance(value, dict):
-        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    return value
+    """PostgreSQL text and JSON columns refuse NUL and lone surrogates: a replacement character
+    keeps the rest of a hostile message storable and readable (SQLite would keep a NUL, so both
+    behave the same)."""
+    return storable_text(text)
 
 
 def _capped(text: str, limit: int, *, keep_end: bool = False) -> str:
@@ -126,8 +118,8 @@ def _capped(text: str, limit: int, *, keep_end: bool = False) -> str:
 def _stored_body(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     try:
-        parsed = json.loads(text) if text.strip() else None
-    except ValueError:
+        parsed = json_loads(text) if text.strip() else None
+    except UnreadableJSON:
         parsed = None
     if isinstance(parsed, dict | list):
         text = json.dumps(_redact_fields(parsed), ensure_ascii=False)
@@ -148,7 +140,10 @@ def _stored_query(query: str, *, limit: int = GatewayNotification.MAX_QUERY_CHAR
 
 
 def notification_record(*, gateway: str, kind: str, request) -> GatewayNotification:
-    """Save the message as received (minus secrets), committed at once."""
+    """Save the message as received (minus secrets), committed at once.
+
+    Raises MalformedNotification, after saving it as rejected, when the body cannot be read.
+    """
     kept = {
         name: _storable(request.headers[name]) for name in _KEPT_HEADERS if name in request.headers
     }
@@ -159,16 +154,20 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
         )
         for name, value in redact(kept).items()
     }
+    unreadable = ""
     try:
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             body = urlencode(list(request.POST.items())).encode()
         else:
             body = request.body
-    except Exception:  # RequestDataTooBig and friends: keep the fact, not the body.
+    except Exception as exc:
+        # Too big, a file part (refused before it is spooled), a broken multipart or charset:
+        # keep the fact, not the body, and refuse the message once it is recorded.
         body = b""
+        unreadable = f"the body could not be read ({type(exc).__name__})"
     # Called outside any transaction, so the INSERT commits on its own: the message is kept
     # whatever happens to its settlement.
-    return GatewayNotification.objects.create(
+    notification = GatewayNotification.objects.create(
         gateway=gateway,
         kind=kind,
         method=request.method[:8],
@@ -177,6 +176,10 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
         body=_stored_body(body),
         remote_ip=client_ip(request) or None,
     )
+    if unreadable:
+        _finish(notification, Result.REJECTED, error=unreadable)
+        raise MalformedNotification(unreadable)
+    return notification
 
 
 def _finish(notification, result, *, attempt=None, error="") -> None:
@@ -219,9 +222,9 @@ def pesapal_fields(notification: GatewayNotification) -> PesapalFields:
     if body:
         if body.startswith(("{", "[")):
             try:
-                parsed = _without_nul(json.loads(body))
-            except ValueError as exc:
-                raise MalformedNotification("the body is not valid JSON") from exc
+                parsed = json_loads(body)
+            except UnreadableJSON as exc:
+                raise MalformedNotification(str(exc)) from exc
             if not isinstance(parsed, dict):
                 raise MalformedNotification("the JSON body is not an object")
             take(parsed.items())
@@ -330,7 +333,7 @@ def pesapal_notification_process(
 
 def azampay_callback_parse(notification: GatewayNotification) -> AzamPayCallback:
     try:
-        payload = _without_nul(json.loads(notification.body or "null"))
+        payload = json_loads(notification.body or "null")
         return parse_callback(payload)
     except ValueError as exc:
         raise MalformedNotification(str(exc) or "the body is not valid JSON") from exc

@@ -6,8 +6,27 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Hypothesis: "ci" (the default) keeps the fuzzing inside the suite's time; pick another with
+# `pytest --hypothesis-profile thorough`. Tests that fix their own max_examples keep it.
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+hypothesis_settings.register_profile(
+    "thorough", hypothesis_settings.get_profile("ci"), max_examples=500
+)
+hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,11 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from wetech.client_ip import client_ip, client_ip_ratelimit_key
 from wetech.forms import LeadForm
 from wetech.models import Lead
+from wetech.ratelimit import ratelimit
 from wetech.services.invoicing import invoice_status_payload
 from wetech.services.leads import lead_capture
 from wetech.services.notifications import invoice_absolute_url

@@ -17,13 +17,13 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
 
 from wetech.client_ip import client_ip_ratelimit_key
 from wetech.forms import AzamPayForm
 from wetech.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
 from wetech.models import GatewayNotification
 from wetech.models.payments import Gateway
+from wetech.ratelimit import ratelimit
 from wetech.services.payment_inbox import (
     MalformedNotification,
     azampay_callback_process,
@@ -264,10 +264,10 @@ def pesapal_callback(request):
     """Pesapal sends the customer's browser here after its hosted page."""
     if getattr(request, "limited", False):
         return rate_limited(request)
-    notification = notification_record(
-        gateway=Gateway.PESAPAL, kind=Kind.BROWSER_RETURN, request=request
-    )
     try:
+        notification = notification_record(
+            gateway=Gateway.PESAPAL, kind=Kind.BROWSER_RETURN, request=request
+        )
         outcome = pesapal_notification_process(notification=notification)
     except MalformedNotification:
         return render(
@@ -294,8 +294,8 @@ def pesapal_callback(request):
 def pesapal_ipn(request):
     if getattr(request, "limited", False):
         return rate_limited(request)
-    notification = notification_record(gateway=Gateway.PESAPAL, kind=Kind.IPN, request=request)
     try:
+        notification = notification_record(gateway=Gateway.PESAPAL, kind=Kind.IPN, request=request)
         outcome = pesapal_notification_process(notification=notification)
     except MalformedNotification as exc:
         return JsonResponse(
@@ -330,8 +330,10 @@ def azampay_callback(request, secret):
         raise Http404("no such callback")
     if getattr(request, "limited", False):
         return rate_limited(request)
-    notification = notification_record(gateway=Gateway.AZAMPAY, kind=Kind.CALLBACK, request=request)
     try:
+        notification = notification_record(
+            gateway=Gateway.AZAMPAY, kind=Kind.CALLBACK, request=request
+        )
         outcome = azampay_callback_process(notification=notification)
     except MalformedNotification as exc:
         return JsonResponse(

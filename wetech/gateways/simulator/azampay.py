@@ -7,7 +7,6 @@ ending in 000 declines; ending in 999 never answers (no callback; status stays p
 """
 
 import hmac
-import json
 import re
 import secrets
 import time
@@ -21,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from wetech import json_input
 from wetech.gateways.simulator import state
 from wetech.gateways.simulator.delivery import in_background, send
 
@@ -54,7 +54,7 @@ def _unauthorised() -> JsonResponse:
 
 def _body(request) -> dict:
     try:
-        payload = json.loads(request.body or b"null")
+        payload = json_input.loads(request.body or b"null")
     except ValueError:
         return {}
     return payload if isinstance(payload, dict) else {}

@@ -7,7 +7,6 @@ bodies carry an `error` object of nulls, the error kind is `error_type`, pending
 """
 
 import hmac
-import json
 import re
 import secrets
 import uuid
@@ -21,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from wetech import json_input
 from wetech.gateways.simulator import state
 from wetech.gateways.simulator.delivery import in_background, send
 
@@ -64,7 +64,7 @@ def _auth_error():
 
 def _body(request) -> dict | None:
     try:
-        payload = json.loads(request.body or b"null", parse_float=Decimal)
+        payload = json_input.loads(request.body or b"null", parse_float=Decimal)
     except ValueError:
         return None
     return payload if isinstance(payload, dict) else None
