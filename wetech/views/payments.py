@@ -7,7 +7,6 @@ through the one settlement service and answer fast (200 for duplicates and unkno
 400 for what cannot be read).
 """
 
-import hmac
 import logging
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from wetech.callback_auth import azampay_secret_accepted
 from wetech.client_ip import client_ip_ratelimit_key
 from wetech.forms import AzamPayForm
 from wetech.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
@@ -281,8 +281,7 @@ def pesapal_ipn(request):
 @require_POST
 @_callback_limited
 def azampay_callback(request, secret):
-    expected = settings.AZAMPAY_CALLBACK_SECRET
-    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+    if not azampay_secret_accepted(secret):
         raise Http404("no such callback")
     if getattr(request, "limited", False):
         return rate_limited(request)

@@ -41,9 +41,12 @@ def _pay_azampay(client, invoice, phone="0712 345 678", provider="Mpesa", **kwar
     )
 
 
-def _azampay_post(client, body, secret=SECRET):
+def _azampay_post(client, body, secret=SECRET, **extra):
     return client.post(
-        f"/payments/azampay/callback/{secret}/", json.dumps(body), content_type="application/json"
+        f"/payments/azampay/callback/{secret}/",
+        json.dumps(body),
+        content_type="application/json",
+        **extra,
     )
 
 
@@ -364,6 +367,22 @@ class TestAzamPayCallback:
         )
         assert response.status_code == 400
         assert GatewayNotification.objects.get().result == "rejected"
+
+    def test_every_secret_of_a_rotation_list_is_accepted(self, client, settings, attempt):
+        new = "n3w-callback-secret-registered-first-0123456789"
+        settings.AZAMPAY_CALLBACK_SECRET = f"{new}, {SECRET}"
+        old_body = azampay_callback_body(attempt)
+        assert _azampay_post(client, old_body, secret=SECRET).json()["result"] == "applied"
+        assert _azampay_post(client, old_body, secret=new).json()["result"] == "duplicate"
+        assert _azampay_post(client, old_body, secret=f"{new},{SECRET}").status_code == 404
+        assert _azampay_post(client, old_body, secret="x" * 40).status_code == 404
+        assert Invoice.objects.get().status == Invoice.Status.PAID
+
+    def test_a_secret_shorter_than_32_characters_is_never_accepted(self, client, settings, attempt):
+        settings.AZAMPAY_CALLBACK_SECRET = "short-but-set"
+        response = _azampay_post(client, azampay_callback_body(attempt), secret="short-but-set")
+        assert response.status_code == 404
+        assert Invoice.objects.get().status == Invoice.Status.ISSUED
 
     def test_status_query_down_asks_for_a_retry(self, client, settings, azampay, attempt):
         settings.AZAMPAY_STATUS_QUERY = True

@@ -6,6 +6,8 @@ environment, the way a server would start.
 
 import json
 
+import pytest
+
 from wetech.tests.conftest import run_django
 
 PRINT = (
@@ -100,3 +102,44 @@ def test_dev_server_checks_pass_without_redis():
 
     assert result.returncode == 0, result.stderr
     assert "django_ratelimit" not in result.stdout + result.stderr
+
+
+# --- the AzamPay callback's guards (issue 10, section 2) ----------------------------------------
+
+CALLBACK_URL = (
+    "from wetech.callback_auth import azampay_callback_url; print(azampay_callback_url())"
+)
+LONG_SECRET = "registered-callback-secret-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "secret", ["only-thirty-one-characters-long", f"{LONG_SECRET},older-but-short"]
+)
+def test_a_short_azampay_callback_secret_stops_start_up_with_one_clear_sentence(secret):
+    result = run_django("check", env={"DEBUG": "true", "AZAMPAY_CALLBACK_SECRET": secret})
+
+    assert result.returncode != 0
+    assert (
+        "ImproperlyConfigured: AZAMPAY_CALLBACK_SECRET must be at least 32 characters"
+        in result.stderr
+    )
+    assert "older-but-short" not in result.stderr
+    assert "only-thirty-one" not in result.stderr
+
+
+def test_a_rotation_list_of_long_secrets_starts_and_registers_the_first():
+    result = run_django(
+        "shell",
+        "-c",
+        CALLBACK_URL,
+        env={
+            "DEBUG": "true",
+            "SITE_URL": "https://wetech.co.tz",
+            "AZAMPAY_CALLBACK_SECRET": f"{LONG_SECRET},older-callback-secret-0123456789abcdef",
+        },
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"https://wetech.co.tz/payments/azampay/callback/{LONG_SECRET}/"
+    )
