@@ -387,6 +387,14 @@ def azampay_callback_process(*, notification: GatewayNotification) -> InboxOutco
     )
 
 
+def azampay_callback_refuse(*, request, reason: str) -> GatewayNotification:
+    """Record a callback refused before it was read (its source is not allowed). It is not
+    settled; staff may still re-process it from the admin once they trust where it came from."""
+    notification = notification_record(gateway=Gateway.AZAMPAY, kind=Kind.CALLBACK, request=request)
+    _finish(notification, Result.REJECTED, error=reason)
+    return notification
+
+
 def notification_reprocess(*, notification: GatewayNotification) -> InboxOutcome:
     """Run a stored message through its pipeline again (admin action)."""
     if notification.gateway == Gateway.PESAPAL:

@@ -1,6 +1,7 @@
 """The pay endpoints, the gateways' callbacks and the invoice page's payment states."""
 
 import json
+import logging
 import re
 import time
 
@@ -9,6 +10,7 @@ import requests
 from django.core import mail
 from django.test import Client as HttpClient
 
+from wetech.callback_auth import parse_networks, plain_ip
 from wetech.gateways import reset_gateway_clients
 from wetech.gateways.base import COMPLETED, FAILED, GatewayRejected, GatewayUnavailable
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
@@ -48,6 +50,10 @@ def _azampay_post(client, body, secret=SECRET, **extra):
         content_type="application/json",
         **extra,
     )
+
+
+def _without_request_id(response) -> bytes:
+    return response.content.replace(response["X-Request-ID"].encode(), b"<request id>")
 
 
 @pytest.mark.django_db
@@ -383,6 +389,71 @@ class TestAzamPayCallback:
         response = _azampay_post(client, azampay_callback_body(attempt), secret="short-but-set")
         assert response.status_code == 404
         assert Invoice.objects.get().status == Invoice.Status.ISSUED
+
+    @pytest.mark.parametrize("remote", ["196.46.10.7", "::ffff:196.46.10.7", "2001:db8:aa::5"])
+    def test_a_callback_from_an_allowed_network_pays(self, client, settings, attempt, remote):
+        settings.AZAMPAY_CALLBACK_ALLOWED_NETWORKS = parse_networks(
+            ["196.46.10.0/24", "2001:db8:aa::/48"]
+        )
+        response = _azampay_post(client, azampay_callback_body(attempt), REMOTE_ADDR=remote)
+        assert response.status_code == 200
+        assert Invoice.objects.get().status == Invoice.Status.PAID
+
+    @pytest.mark.parametrize(
+        "remote", ["203.0.113.9", "::ffff:203.0.113.9", "2001:db8:bb::5", "127.0.0.1"]
+    )
+    def test_a_callback_from_elsewhere_is_refused_like_a_wrong_secret_and_recorded(
+        self, client, settings, attempt, caplog, remote
+    ):
+        settings.AZAMPAY_CALLBACK_ALLOWED_NETWORKS = parse_networks(
+            ["196.46.10.0/24", "2001:db8:aa::/48"]
+        )
+        body = azampay_callback_body(attempt)
+        wrong_secret = _azampay_post(client, body, secret="w" * 40, REMOTE_ADDR="196.46.10.7")
+        with caplog.at_level(logging.WARNING, logger="wetech.payments"):
+            response = _azampay_post(client, body, REMOTE_ADDR=remote)
+        assert response.status_code == wrong_secret.status_code == 404
+        assert _without_request_id(response) == _without_request_id(wrong_secret)
+        assert response["Content-Type"] == wrong_secret["Content-Type"]
+        # Nothing moved, but the refusal is on record for a person.
+        assert Invoice.objects.get().status == Invoice.Status.ISSUED
+        assert PaymentAttempt.objects.get().status == Status.PENDING
+        assert not LedgerEntry.objects.exists()
+        notification = GatewayNotification.objects.get()
+        assert notification.result == "rejected"
+        assert notification.error == "client address not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS"
+        assert plain_ip(notification.remote_ip) == plain_ip(remote)
+        assert json.loads(notification.body)["utilityref"] == attempt.merchant_reference
+        warnings = [
+            r
+            for r in caplog.records
+            if r.name == "wetech.payments" and r.levelno == logging.WARNING
+        ]
+        assert [r.getMessage() for r in warnings] == [
+            f"azampay callback from {plain_ip(remote)} refused: "
+            "not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS"
+        ]
+        # (django.request's own "Not Found: <path>" line is masked by the logging filters.)
+        assert all(SECRET not in r.getMessage() for r in warnings)
+
+    def test_allowed_networks_judge_the_client_by_the_trusted_proxy_rule(
+        self, client, settings, attempt
+    ):
+        settings.TRUSTED_PROXY_COUNT = 1
+        settings.AZAMPAY_CALLBACK_ALLOWED_NETWORKS = parse_networks(["196.46.10.0/24"])
+        body = azampay_callback_body(attempt)
+        # The proxy (127.0.0.1) appended the real client; what the client wrote itself is not
+        # believed, whichever way round.
+        spoofed = _azampay_post(
+            client, body, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="196.46.10.7, 203.0.113.9"
+        )
+        assert spoofed.status_code == 404
+        assert GatewayNotification.objects.get().remote_ip == "203.0.113.9"
+        proxied = _azampay_post(
+            client, body, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9, 196.46.10.7"
+        )
+        assert proxied.status_code == 200
+        assert Invoice.objects.get().status == Invoice.Status.PAID
 
     def test_status_query_down_asks_for_a_retry(self, client, settings, azampay, attempt):
         settings.AZAMPAY_STATUS_QUERY = True

@@ -107,7 +107,9 @@ def test_dev_server_checks_pass_without_redis():
 # --- the AzamPay callback's guards (issue 10, section 2) ----------------------------------------
 
 CALLBACK_URL = (
-    "from wetech.callback_auth import azampay_callback_url; print(azampay_callback_url())"
+    "from wetech.callback_auth import azampay_callback_url; "
+    "from django.conf import settings as s; "
+    "print(azampay_callback_url(), [str(n) for n in s.AZAMPAY_CALLBACK_ALLOWED_NETWORKS])"
 )
 LONG_SECRET = "registered-callback-secret-0123456789abcdef"
 
@@ -136,10 +138,23 @@ def test_a_rotation_list_of_long_secrets_starts_and_registers_the_first():
             "DEBUG": "true",
             "SITE_URL": "https://wetech.co.tz",
             "AZAMPAY_CALLBACK_SECRET": f"{LONG_SECRET},older-callback-secret-0123456789abcdef",
+            "AZAMPAY_CALLBACK_ALLOWED_NETWORKS": "196.46.10.0/24, 2001:db8:aa::/48",
         },
     )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
-        f"https://wetech.co.tz/payments/azampay/callback/{LONG_SECRET}/"
+        f"https://wetech.co.tz/payments/azampay/callback/{LONG_SECRET}/ "
+        "['196.46.10.0/24', '2001:db8:aa::/48']"
     )
+
+
+@pytest.mark.parametrize("networks", ["196.46.10.0/24,196.46.10.7/16", "azampay.co.tz"])
+def test_an_invalid_allowed_network_stops_start_up(networks):
+    result = run_django(
+        "check", env={"DEBUG": "true", "AZAMPAY_CALLBACK_ALLOWED_NETWORKS": networks}
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: AZAMPAY_CALLBACK_ALLOWED_NETWORKS holds '" in result.stderr
+    assert "which is not a valid network in CIDR notation" in result.stderr
