@@ -330,7 +330,8 @@ def azampay_finding(
         # AzamPay collects TZS only (gateways.md B3); the callback names no currency.
         currency="TZS",
         merchant_reference=merchant_reference,
-        gateway_reference=(callback.reference if callback else "") or attempt.gateway_reference,
+        # A callback's own reference only: one that omits it must not borrow ours and pass.
+        gateway_reference=callback.reference if callback is not None else attempt.gateway_reference,
         confirmation_code=(callback.mno_reference if callback else ""),
         payment_method=(callback.operator if callback else "") or attempt.provider,
         detail=detail,

@@ -455,6 +455,22 @@ class TestAzamPayCallback:
         assert proxied.status_code == 200
         assert Invoice.objects.get().status == Invoice.Status.PAID
 
+    def test_a_success_without_the_transaction_id_goes_to_review(
+        self, client, attempt, django_capture_on_commit_callbacks
+    ):
+        body = azampay_callback_body(attempt)
+        for key in ("reference", "transid", "externalreference"):
+            del body[key]
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _azampay_post(client, body)
+        assert response.status_code == 200
+        attempt.refresh_from_db()
+        assert attempt.status == Status.NEEDS_REVIEW
+        assert Invoice.objects.get().status == Invoice.Status.NEEDS_REVIEW
+        assert not LedgerEntry.objects.exists()
+        alerts = [m for m in mail.outbox if m.subject.startswith("Action needed")]
+        assert [m.to for m in alerts] == [["accounts@wetech.co.tz"]]
+
     def test_status_query_down_asks_for_a_retry(self, client, settings, azampay, attempt):
         settings.AZAMPAY_STATUS_QUERY = True
         azampay.statuses[attempt.gateway_reference] = GatewayUnavailable("x", gateway="azampay")
