@@ -1,11 +1,17 @@
 """gunicorn settings for production: `gunicorn -c gunicorn.conf.py wetechnologies.wsgi`.
 
+The master refuses to start when Django's system checks report an error, as `runserver` does
+(for instance the gateway simulators switched on with DEBUG off).
+
 Environment overrides: WEB_CONCURRENCY (workers), GUNICORN_BIND, GUNICORN_TIMEOUT,
 FORWARDED_ALLOW_IPS (the proxy's address when it is not on this host).
 """
 
 import multiprocessing
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: the site's work is short database and gateway calls with explicit timeouts.
@@ -29,3 +35,23 @@ logger_class = "wetech.gunicorn_logger.RedactingLogger"
 access_log_format = (
     '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s" rid=%({x-request-id}o)s'
 )
+
+
+def on_starting(server):
+    """Run `manage.py check` before any worker starts; exit 1 on an error.
+
+    In a child process, so the master never imports Django (the workers do, after the fork).
+    """
+    manage = Path(__file__).resolve().parent / "manage.py"
+    result = subprocess.run(  # noqa: S603  (our own manage.py with this interpreter)
+        [sys.executable, str(manage), "check", "--fail-level", "ERROR"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        server.log.error(
+            "Django's system checks failed, so gunicorn does not start:\n%s",
+            (result.stderr or result.stdout).strip(),
+        )
+        raise SystemExit(1)

@@ -104,7 +104,7 @@ def test_dev_server_checks_pass_without_redis():
     assert "django_ratelimit" not in result.stdout + result.stderr
 
 
-# --- the AzamPay callback's guards (issue 10, section 2) ----------------------------------------
+# --- the AzamPay callback's guards and the simulators' switch (issue 10, section 2) ---------------
 
 CALLBACK_URL = (
     "from wetech.callback_auth import azampay_callback_url; "
@@ -158,3 +158,29 @@ def test_an_invalid_allowed_network_stops_start_up(networks):
     assert result.returncode != 0
     assert "ImproperlyConfigured: AZAMPAY_CALLBACK_ALLOWED_NETWORKS holds '" in result.stderr
     assert "which is not a valid network in CIDR notation" in result.stderr
+
+
+def test_the_simulators_with_debug_off_fail_the_system_checks():
+    result = run_django("check", env={**PRODUCTION_ENV, "GATEWAY_SIMULATOR": "true"})
+
+    assert result.returncode != 0
+    assert "(wetech.E001) GATEWAY_SIMULATOR is on while DEBUG is off" in result.stderr
+
+
+def test_runserver_refuses_to_start_the_simulators_with_debug_off():
+    result = run_django(
+        "runserver",
+        "--noreload",
+        "127.0.0.1:0",
+        env={**PRODUCTION_ENV, "GATEWAY_SIMULATOR": "true"},
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "(wetech.E001)" in result.stderr
+
+
+def test_make_run_keeps_the_simulators_with_debug_on():
+    result = run_django("check", env={"DEBUG": "true", "GATEWAY_SIMULATOR": "true"})
+
+    assert result.returncode == 0, result.stderr
