@@ -1,5 +1,8 @@
 """gunicorn settings for production: `gunicorn -c gunicorn.conf.py wetechnologies.wsgi`.
 
+The master refuses to start when Django's system checks report an error, as `runserver` does
+(for instance the gateway simulators switched on with DEBUG off).
+
 Environment overrides: WEB_CONCURRENCY (workers), GUNICORN_THREADS (threads per worker),
 GUNICORN_BIND, GUNICORN_TIMEOUT, FORWARDED_ALLOW_IPS (the proxy's address when it is not on this
 host).
@@ -15,6 +18,9 @@ connection: WEB_CONCURRENCY x GUNICORN_THREADS must fit PostgreSQL's max_connect
 
 import multiprocessing
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -48,3 +54,23 @@ def post_fork(server, worker):
     """Tell the app how many threads this worker really runs (from GUNICORN_THREADS or
     `--threads`), so the bulkhead keeps one of them for the pages."""
     os.environ["GUNICORN_THREADS"] = str(server.cfg.threads)
+
+
+def on_starting(server):
+    """Run `manage.py check` before any worker starts; exit 1 on an error.
+
+    In a child process, so the master never imports Django (the workers do, after the fork).
+    """
+    manage = Path(__file__).resolve().parent / "manage.py"
+    result = subprocess.run(  # noqa: S603  (our own manage.py with this interpreter)
+        [sys.executable, str(manage), "check", "--fail-level", "ERROR"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        server.log.error(
+            "Django's system checks failed, so gunicorn does not start:\n%s",
+            (result.stderr or result.stdout).strip(),
+        )
+        raise SystemExit(1)

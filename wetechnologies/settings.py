@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from wetech.callback_auth import parse_callback_secrets, parse_networks
 from wetech.log import build_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -311,6 +312,15 @@ AZAMPAY_API_KEY = env.str("AZAMPAY_API_KEY", default="") or (
 AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="") or (
     "simulator-callback-secret-0123456789abcdef" if GATEWAY_SIMULATOR else ""
 )
+# The callback's guards (wetech/callback_auth.py): every secret of the comma list is at least 32
+# characters (the first is the one registered with AzamPay); the optional CIDR allow-list.
+try:
+    parse_callback_secrets(AZAMPAY_CALLBACK_SECRET)
+    AZAMPAY_CALLBACK_ALLOWED_NETWORKS = parse_networks(
+        env.list("AZAMPAY_CALLBACK_ALLOWED_NETWORKS", default=[])
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 # The collection-status endpoint is undocumented for most accounts (gateways.md B8); only query
 # it where it has been shown to work for this merchant.
 AZAMPAY_STATUS_QUERY = env.bool("AZAMPAY_STATUS_QUERY", default=GATEWAY_SIMULATOR)

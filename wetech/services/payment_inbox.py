@@ -385,7 +385,8 @@ def azampay_finding(
         # AzamPay collects TZS only (gateways.md B3); the callback names no currency.
         currency="TZS",
         merchant_reference=merchant_reference,
-        gateway_reference=(callback.reference if callback else "") or attempt.gateway_reference,
+        # A callback's own reference only: one that omits it must not borrow ours and pass.
+        gateway_reference=callback.reference if callback is not None else attempt.gateway_reference,
         confirmation_code=(callback.mno_reference if callback else ""),
         payment_method=(callback.operator if callback else "") or attempt.provider,
         detail=detail,
@@ -453,6 +454,14 @@ def azampay_callback_process(
     return InboxOutcome(
         notification=notification, result=result, attempt=settled.attempt, settle=settled
     )
+
+
+def azampay_callback_refuse(*, request, reason: str) -> GatewayNotification:
+    """Record a callback refused before it was read (its source is not allowed). It is not
+    settled; staff may still re-process it from the admin once they trust where it came from."""
+    notification = notification_record(gateway=Gateway.AZAMPAY, kind=Kind.CALLBACK, request=request)
+    _finish(notification, Result.REJECTED, error=reason)
+    return notification
 
 
 def notification_reprocess(

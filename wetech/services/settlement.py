@@ -92,13 +92,12 @@ def _mismatches(attempt: PaymentAttempt, finding: GatewayFinding) -> list[str]:
             f"merchant reference {finding.merchant_reference or '(none)'} "
             f"instead of {attempt.merchant_reference}"
         )
-    if (
-        finding.gateway_reference
-        and attempt.gateway_reference
-        and finding.gateway_reference != attempt.gateway_reference
-    ):
+    # Once the gateway gave us its id, the news must name it: a message without it is not
+    # enough to credit money (gateways.md B7).
+    if attempt.gateway_reference and finding.gateway_reference != attempt.gateway_reference:
         problems.append(
-            f"gateway reference {finding.gateway_reference} instead of {attempt.gateway_reference}"
+            f"gateway reference {finding.gateway_reference or '(none)'} "
+            f"instead of {attempt.gateway_reference}"
         )
     return problems
 

@@ -7,7 +7,6 @@ through the one settlement service and answer fast (200 for duplicates and unkno
 400 for what cannot be read).
 """
 
-import hmac
 import logging
 
 from django.conf import settings
@@ -18,7 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from wetech.client_ip import client_ip_ratelimit_key
+from wetech.callback_auth import azampay_address_allowed, azampay_secret_accepted, plain_ip
+from wetech.client_ip import client_ip, client_ip_ratelimit_key
 from wetech.forms import AzamPayForm
 from wetech.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
 from wetech.models import GatewayNotification
@@ -27,6 +27,7 @@ from wetech.ratelimit import ratelimit
 from wetech.services.payment_inbox import (
     MalformedNotification,
     azampay_callback_process,
+    azampay_callback_refuse,
     notification_record,
     pesapal_notification_process,
 )
@@ -325,8 +326,21 @@ def pesapal_ipn(request):
 @require_POST
 @_callback_limited
 def azampay_callback(request, secret):
-    expected = settings.AZAMPAY_CALLBACK_SECRET
-    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+    if not azampay_secret_accepted(secret):
+        raise Http404("no such callback")
+    ip = client_ip(request)
+    if not azampay_address_allowed(ip):
+        # The right secret from the wrong place: answered exactly like a wrong secret, but a
+        # person should know (a leaked secret, or AzamPay sending from a new network).
+        if not getattr(request, "limited", False):
+            logger.warning(
+                "azampay callback from %s refused: not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS",
+                plain_ip(ip) or "(no address)",
+                extra={"client_ip": plain_ip(ip)},
+            )
+            azampay_callback_refuse(
+                request=request, reason="client address not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS"
+            )
         raise Http404("no such callback")
     if getattr(request, "limited", False):
         return rate_limited(request)

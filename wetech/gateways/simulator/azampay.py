@@ -2,8 +2,9 @@
 
 The simulated phone answers a push after SIMULATOR_AZAMPAY_DELAY_SECONDS and AzamPay's
 callback (the captured field set) is POSTed to
-`{SITE_URL}/payments/azampay/callback/{AZAMPAY_CALLBACK_SECRET}/`. Failure rules by payer number:
-ending in 000 declines; ending in 999 never answers (no callback; status stays pending).
+`{SITE_URL}/payments/azampay/callback/<the first AZAMPAY_CALLBACK_SECRET>/`. Failure rules by
+payer number: ending in 000 declines; ending in 999 never answers (no callback; status stays
+pending).
 """
 
 import hmac
@@ -21,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from wetech import json_input
+from wetech.callback_auth import azampay_callback_url
 from wetech.gateways.simulator import state
 from wetech.gateways.simulator.delivery import in_background, send
 
@@ -70,7 +72,8 @@ def _same(given, expected: str) -> bool:
 
 
 def _callback_url() -> str:
-    return f"{settings.SITE_URL}/payments/azampay/callback/{settings.AZAMPAY_CALLBACK_SECRET}/"
+    # The registered URL: the first secret of AZAMPAY_CALLBACK_SECRET's comma list.
+    return azampay_callback_url()
 
 
 @csrf_exempt

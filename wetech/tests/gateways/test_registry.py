@@ -78,7 +78,7 @@ def test_azampay_client_from_settings(settings):
     settings.AZAMPAY_CLIENT_ID = "id"
     settings.AZAMPAY_CLIENT_SECRET = "secret"
     settings.AZAMPAY_API_KEY = "key"
-    settings.AZAMPAY_CALLBACK_SECRET = "cb"
+    settings.AZAMPAY_CALLBACK_SECRET = "callback-secret-of-at-least-32-characters"
     settings.AZAMPAY_STATUS_QUERY = False
 
     client = get_azampay_client()

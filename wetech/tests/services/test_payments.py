@@ -420,6 +420,47 @@ class TestAzamPayCallback:
         attempt.refresh_from_db()
         assert attempt.status == Status.NEEDS_REVIEW
 
+    @pytest.mark.parametrize("status_query", [False, True])
+    def test_success_without_the_transaction_id_goes_to_review_never_paid(
+        self, settings, azampay, invoice, status_query, django_capture_on_commit_callbacks
+    ):
+        # AzamPay gave us a transactionId at push time: a "success" that does not name it is
+        # not enough to credit money, even when the status query agrees (gateways.md B7).
+        settings.AZAMPAY_STATUS_QUERY = status_query
+        attempt = self._attempt(invoice)
+        assert attempt.gateway_reference
+        azampay.statuses[attempt.gateway_reference] = COMPLETED
+        body = azampay_callback_body(attempt)
+        for key in ("reference", "transid", "externalreference"):
+            del body[key]
+        with django_capture_on_commit_callbacks(execute=True):
+            outcome = _azampay_callback(body)
+        assert outcome.result == Result.APPLIED
+        attempt.refresh_from_db()
+        assert attempt.status == Status.NEEDS_REVIEW
+        assert "gateway reference (none)" in attempt.status_detail
+        assert Invoice.objects.get().status == Invoice.Status.NEEDS_REVIEW
+        assert not LedgerEntry.objects.exists()
+        assert _receipts() == []
+        assert len(_alerts()) == 1
+
+    def test_success_without_a_stored_transaction_id_takes_the_callbacks(self, azampay, invoice):
+        # An ambiguous push stored no transactionId: the callback's own id is then recorded.
+        attempt = self._attempt(invoice)
+        reference = attempt.gateway_reference
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(gateway_reference="")
+        assert (
+            _azampay_callback(
+                azampay_callback_body(
+                    attempt, reference=reference, transid=reference, externalreference=reference
+                )
+            ).result
+            == Result.APPLIED
+        )
+        attempt.refresh_from_db()
+        assert attempt.status == Status.COMPLETED
+        assert attempt.gateway_reference == reference
+
     @pytest.mark.parametrize("word", ["failure", "failed", "Success", "SUCCESS", "pending", ""])
     def test_only_exact_success_credits(self, azampay, invoice, word):
         attempt = self._attempt(invoice)

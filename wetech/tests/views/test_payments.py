@@ -1,6 +1,7 @@
 """The pay endpoints, the gateways' callbacks and the invoice page's payment states."""
 
 import json
+import logging
 import re
 import time
 
@@ -9,6 +10,7 @@ import requests
 from django.core import mail
 from django.test import Client as HttpClient
 
+from wetech.callback_auth import parse_networks, plain_ip
 from wetech.gateways import reset_gateway_clients
 from wetech.gateways.base import COMPLETED, FAILED, GatewayRejected, GatewayUnavailable
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
@@ -41,10 +43,17 @@ def _pay_azampay(client, invoice, phone="0712 345 678", provider="Mpesa", **kwar
     )
 
 
-def _azampay_post(client, body, secret=SECRET):
+def _azampay_post(client, body, secret=SECRET, **extra):
     return client.post(
-        f"/payments/azampay/callback/{secret}/", json.dumps(body), content_type="application/json"
+        f"/payments/azampay/callback/{secret}/",
+        json.dumps(body),
+        content_type="application/json",
+        **extra,
     )
+
+
+def _without_request_id(response) -> bytes:
+    return response.content.replace(response["X-Request-ID"].encode(), b"<request id>")
 
 
 @pytest.mark.django_db
@@ -364,6 +373,103 @@ class TestAzamPayCallback:
         )
         assert response.status_code == 400
         assert GatewayNotification.objects.get().result == "rejected"
+
+    def test_every_secret_of_a_rotation_list_is_accepted(self, client, settings, attempt):
+        new = "n3w-callback-secret-registered-first-0123456789"
+        settings.AZAMPAY_CALLBACK_SECRET = f"{new}, {SECRET}"
+        old_body = azampay_callback_body(attempt)
+        assert _azampay_post(client, old_body, secret=SECRET).json()["result"] == "applied"
+        assert _azampay_post(client, old_body, secret=new).json()["result"] == "duplicate"
+        assert _azampay_post(client, old_body, secret=f"{new},{SECRET}").status_code == 404
+        assert _azampay_post(client, old_body, secret="x" * 40).status_code == 404
+        assert Invoice.objects.get().status == Invoice.Status.PAID
+
+    def test_a_secret_shorter_than_32_characters_is_never_accepted(self, client, settings, attempt):
+        settings.AZAMPAY_CALLBACK_SECRET = "short-but-set"
+        response = _azampay_post(client, azampay_callback_body(attempt), secret="short-but-set")
+        assert response.status_code == 404
+        assert Invoice.objects.get().status == Invoice.Status.ISSUED
+
+    @pytest.mark.parametrize("remote", ["196.46.10.7", "::ffff:196.46.10.7", "2001:db8:aa::5"])
+    def test_a_callback_from_an_allowed_network_pays(self, client, settings, attempt, remote):
+        settings.AZAMPAY_CALLBACK_ALLOWED_NETWORKS = parse_networks(
+            ["196.46.10.0/24", "2001:db8:aa::/48"]
+        )
+        response = _azampay_post(client, azampay_callback_body(attempt), REMOTE_ADDR=remote)
+        assert response.status_code == 200
+        assert Invoice.objects.get().status == Invoice.Status.PAID
+
+    @pytest.mark.parametrize(
+        "remote", ["203.0.113.9", "::ffff:203.0.113.9", "2001:db8:bb::5", "127.0.0.1"]
+    )
+    def test_a_callback_from_elsewhere_is_refused_like_a_wrong_secret_and_recorded(
+        self, client, settings, attempt, caplog, remote
+    ):
+        settings.AZAMPAY_CALLBACK_ALLOWED_NETWORKS = parse_networks(
+            ["196.46.10.0/24", "2001:db8:aa::/48"]
+        )
+        body = azampay_callback_body(attempt)
+        wrong_secret = _azampay_post(client, body, secret="w" * 40, REMOTE_ADDR="196.46.10.7")
+        with caplog.at_level(logging.WARNING, logger="wetech.payments"):
+            response = _azampay_post(client, body, REMOTE_ADDR=remote)
+        assert response.status_code == wrong_secret.status_code == 404
+        assert _without_request_id(response) == _without_request_id(wrong_secret)
+        assert response["Content-Type"] == wrong_secret["Content-Type"]
+        # Nothing moved, but the refusal is on record for a person.
+        assert Invoice.objects.get().status == Invoice.Status.ISSUED
+        assert PaymentAttempt.objects.get().status == Status.PENDING
+        assert not LedgerEntry.objects.exists()
+        notification = GatewayNotification.objects.get()
+        assert notification.result == "rejected"
+        assert notification.error == "client address not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS"
+        assert plain_ip(notification.remote_ip) == plain_ip(remote)
+        assert json.loads(notification.body)["utilityref"] == attempt.merchant_reference
+        warnings = [
+            r
+            for r in caplog.records
+            if r.name == "wetech.payments" and r.levelno == logging.WARNING
+        ]
+        assert [r.getMessage() for r in warnings] == [
+            f"azampay callback from {plain_ip(remote)} refused: "
+            "not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS"
+        ]
+        # (django.request's own "Not Found: <path>" line is masked by the logging filters.)
+        assert all(SECRET not in r.getMessage() for r in warnings)
+
+    def test_allowed_networks_judge_the_client_by_the_trusted_proxy_rule(
+        self, client, settings, attempt
+    ):
+        settings.TRUSTED_PROXY_COUNT = 1
+        settings.AZAMPAY_CALLBACK_ALLOWED_NETWORKS = parse_networks(["196.46.10.0/24"])
+        body = azampay_callback_body(attempt)
+        # The proxy (127.0.0.1) appended the real client; what the client wrote itself is not
+        # believed, whichever way round.
+        spoofed = _azampay_post(
+            client, body, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="196.46.10.7, 203.0.113.9"
+        )
+        assert spoofed.status_code == 404
+        assert GatewayNotification.objects.get().remote_ip == "203.0.113.9"
+        proxied = _azampay_post(
+            client, body, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9, 196.46.10.7"
+        )
+        assert proxied.status_code == 200
+        assert Invoice.objects.get().status == Invoice.Status.PAID
+
+    def test_a_success_without_the_transaction_id_goes_to_review(
+        self, client, attempt, django_capture_on_commit_callbacks
+    ):
+        body = azampay_callback_body(attempt)
+        for key in ("reference", "transid", "externalreference"):
+            del body[key]
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _azampay_post(client, body)
+        assert response.status_code == 200
+        attempt.refresh_from_db()
+        assert attempt.status == Status.NEEDS_REVIEW
+        assert Invoice.objects.get().status == Invoice.Status.NEEDS_REVIEW
+        assert not LedgerEntry.objects.exists()
+        alerts = [m for m in mail.outbox if m.subject.startswith("Action needed")]
+        assert [m.to for m in alerts] == [["accounts@wetech.co.tz"]]
 
     def test_status_query_down_asks_for_a_retry(self, client, settings, azampay, attempt):
         settings.AZAMPAY_STATUS_QUERY = True

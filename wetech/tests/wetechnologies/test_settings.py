@@ -6,6 +6,8 @@ environment, the way a server would start.
 
 import json
 
+import pytest
+
 from wetech.tests.conftest import run_django
 
 PRINT = (
@@ -100,3 +102,85 @@ def test_dev_server_checks_pass_without_redis():
 
     assert result.returncode == 0, result.stderr
     assert "django_ratelimit" not in result.stdout + result.stderr
+
+
+# --- the AzamPay callback's guards and the simulators' switch (issue 10, section 2) ---------------
+
+CALLBACK_URL = (
+    "from wetech.callback_auth import azampay_callback_url; "
+    "from django.conf import settings as s; "
+    "print(azampay_callback_url(), [str(n) for n in s.AZAMPAY_CALLBACK_ALLOWED_NETWORKS])"
+)
+LONG_SECRET = "registered-callback-secret-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "secret", ["only-thirty-one-characters-long", f"{LONG_SECRET},older-but-short"]
+)
+def test_a_short_azampay_callback_secret_stops_start_up_with_one_clear_sentence(secret):
+    result = run_django("check", env={"DEBUG": "true", "AZAMPAY_CALLBACK_SECRET": secret})
+
+    assert result.returncode != 0
+    assert (
+        "ImproperlyConfigured: AZAMPAY_CALLBACK_SECRET must be at least 32 characters"
+        in result.stderr
+    )
+    assert "older-but-short" not in result.stderr
+    assert "only-thirty-one" not in result.stderr
+
+
+def test_a_rotation_list_of_long_secrets_starts_and_registers_the_first():
+    result = run_django(
+        "shell",
+        "-c",
+        CALLBACK_URL,
+        env={
+            "DEBUG": "true",
+            "SITE_URL": "https://wetech.co.tz",
+            "AZAMPAY_CALLBACK_SECRET": f"{LONG_SECRET},older-callback-secret-0123456789abcdef",
+            "AZAMPAY_CALLBACK_ALLOWED_NETWORKS": "196.46.10.0/24, 2001:db8:aa::/48",
+        },
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"https://wetech.co.tz/payments/azampay/callback/{LONG_SECRET}/ "
+        "['196.46.10.0/24', '2001:db8:aa::/48']"
+    )
+
+
+@pytest.mark.parametrize("networks", ["196.46.10.0/24,196.46.10.7/16", "azampay.co.tz"])
+def test_an_invalid_allowed_network_stops_start_up(networks):
+    result = run_django(
+        "check", env={"DEBUG": "true", "AZAMPAY_CALLBACK_ALLOWED_NETWORKS": networks}
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: AZAMPAY_CALLBACK_ALLOWED_NETWORKS holds '" in result.stderr
+    assert "which is not a valid network in CIDR notation" in result.stderr
+
+
+def test_the_simulators_with_debug_off_fail_the_system_checks():
+    result = run_django("check", env={**PRODUCTION_ENV, "GATEWAY_SIMULATOR": "true"})
+
+    assert result.returncode != 0
+    assert "(wetech.E001) GATEWAY_SIMULATOR is on while DEBUG is off" in result.stderr
+
+
+def test_runserver_refuses_to_start_the_simulators_with_debug_off():
+    result = run_django(
+        "runserver",
+        "--noreload",
+        "127.0.0.1:0",
+        env={**PRODUCTION_ENV, "GATEWAY_SIMULATOR": "true"},
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "(wetech.E001)" in result.stderr
+
+
+def test_make_run_keeps_the_simulators_with_debug_on():
+    result = run_django("check", env={"DEBUG": "true", "GATEWAY_SIMULATOR": "true"})
+
+    assert result.returncode == 0, result.stderr

@@ -137,3 +137,12 @@ def test_hosted_checkout_pays_redirects_and_calls_back(client, capture, simulato
     assert answer.headers["Location"] == f"{capture.url}/invoices/abc/"
     body = capture.next().json()
     assert (body["utilityref"], body["transactionstatus"]) == ("WT-2026-00042-A4", "success")
+
+
+def test_the_callback_goes_to_the_first_secret_of_a_rotation_list(simulator, capture, settings):
+    registered = "registered-callback-secret-0123456789abcdef"
+    settings.AZAMPAY_CALLBACK_SECRET = f"{registered}, older-callback-secret-0123456789abcdef"
+
+    get_azampay_client().mno_checkout(push())
+
+    assert capture.next().path == f"/payments/azampay/callback/{registered}/"
