@@ -71,7 +71,12 @@ def test_deeply_nested_json_is_recorded_then_refused_with_a_400(client, attempts
     assert notification.result == GatewayNotification.Result.REJECTED
     assert notification.error == "the JSON nests deeper than 32 levels"
     # What arrived is kept (up to the inbox's cap) for whoever looks into it.
-    assert notification.body == body.decode()[: GatewayNotification.MAX_BODY_CHARS]
+    # Kept as received up to the inbox's cap, the cut marked.
+    assert len(notification.body) <= GatewayNotification.MAX_BODY_CHARS
+    assert notification.body.endswith(GatewayNotification.TRUNCATION_MARK)
+    assert body.decode().startswith(
+        notification.body.removesuffix(GatewayNotification.TRUNCATION_MARK)
+    )
 
 
 def test_an_unparseable_callback_is_recorded_sanitised_before_its_400(client, attempts):
