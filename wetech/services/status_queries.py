@@ -122,6 +122,13 @@ def status_query(*, gateway: str, attempt_id: int, ask: Callable[[], T], bypass_
             _release(in_flight_key, shared=shared)
 
 
+def forget_local_state() -> None:
+    """Drop what this process remembers when the cache is down (for tests)."""
+    with _local_lock:
+        _local_answered.clear()
+        _local_in_flight.clear()
+
+
 def _answered(answered_key: str, *, shared: bool, window: float) -> None:
     if window <= 0:
         return

@@ -31,10 +31,16 @@ hypothesis_settings.load_profile("ci")
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Rate-limit counters, tokens and breaker state must not leak from one test to the next."""
+    """Rate-limit counters, tokens and breaker state must not leak from one test to the next,
+    nor the status-query window a process keeps when the cache is down (attempt ids repeat
+    between tests on SQLite)."""
+    from wetech.services import status_queries
+
     cache.clear()
+    status_queries.forget_local_state()
     yield
     cache.clear()
+    status_queries.forget_local_state()
 
 
 @pytest.fixture
