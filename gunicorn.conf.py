@@ -9,7 +9,7 @@ host).
 
 Capacity and the gateway bulkhead: the node answers WEB_CONCURRENCY x GUNICORN_THREADS requests at
 once (5 x 4 = 20 on two cores). A hanging gateway holds a thread per call for up to the retry
-deadline, so the site bounds them (wetech/gateways/bulkhead.py): at most
+deadline, so the site bounds them (wetech/payments/gateways/bulkhead.py): at most
 GATEWAY_MAX_CONCURRENT_CALLS (4) calls per gateway on the whole node, and never a worker's last
 thread. Keep 2 x GATEWAY_MAX_CONCURRENT_CALLS (both gateways hanging) well below the total, and
 GUNICORN_THREADS at least 2, so the pages always have threads. Each thread keeps its own database

@@ -7,7 +7,6 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from wetech.gateways.base import GatewayError
 from wetech.models import (
     Client,
     GatewayNotification,
@@ -19,9 +18,10 @@ from wetech.models import (
     Service,
 )
 from wetech.money import format_money
-from wetech.services.invoicing import invoice_issue, invoice_totals_compute
-from wetech.services.payment_inbox import MalformedNotification, notification_reprocess
-from wetech.services.reconciliation import attempt_recheck
+from wetech.payments.gateways.base import GatewayError
+from wetech.payments.inbox import MalformedNotification, notification_reprocess
+from wetech.payments.reconcile import attempt_recheck
+from wetech.sales.invoicing import invoice_issue, invoice_totals_compute
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -10,8 +10,8 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 
-from wetech.gateways.azampay import normalize_msisdn
 from wetech.models import PaymentAttempt, Service
+from wetech.payments.gateways.azampay import normalize_msisdn
 from wetech.sanitize import plain_text, single_line
 
 LEAD_FORM_SALT = "wetech.forms.LeadForm.rendered_at"

@@ -14,7 +14,7 @@ urlpatterns = [
     path("health/live/", health.live, name="health-live"),
     # The gateway simulators: every view answers 404 unless GATEWAY_SIMULATOR is on (checked per
     # request, so tests can switch them on under live_server).
-    path("sandbox/", include("wetech.gateways.simulator.urls")),
+    path("sandbox/", include("sandbox.urls")),
     path("", include("wetech.urls")),
 ]
 

@@ -34,7 +34,7 @@ def _clean_cache():
     """Rate-limit counters, tokens and breaker state must not leak from one test to the next,
     nor the status-query window a process keeps when the cache is down (attempt ids repeat
     between tests on SQLite)."""
-    from wetech.services import status_queries
+    from wetech.payments import status_queries
 
     cache.clear()
     status_queries.forget_local_state()

@@ -13,7 +13,6 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from wetech.gateways.base import COMPLETED
 from wetech.models import (
     GatewayNotification,
     Invoice,
@@ -22,7 +21,8 @@ from wetech.models import (
     PaymentAttempt,
 )
 from wetech.models.payments import new_merchant_reference
-from wetech.services.settlement import GatewayFinding, attempt_settle
+from wetech.payments.gateways.base import COMPLETED
+from wetech.payments.settlement import GatewayFinding, attempt_settle
 from wetech.tests.payment_helpers import issued_invoice
 
 

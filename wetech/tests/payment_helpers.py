@@ -1,15 +1,17 @@
 """Builders and fake gateway clients shared by the payment tests (plain functions and classes).
 
-The fakes speak the gateway dataclasses of `wetech.gateways.base`, so settlement is exercised
-exactly as with the real clients; the real clients' HTTP is covered by the gateway tests and by
-the end-to-end tests against the simulators.
+The fakes speak the gateway dataclasses of `wetech.payments.gateways.base`, so settlement is
+exercised exactly as with the real clients; the real clients' HTTP is covered by the gateway
+tests and by the end-to-end tests against the simulators.
 """
 
 import threading
 import uuid
 from decimal import Decimal
 
-from wetech.gateways.base import (
+from sandbox.testing import simulator_settings
+from wetech.models import Client, Invoice, InvoiceLine, PaymentAttempt
+from wetech.payments.gateways.base import (
     COMPLETED,
     PENDING,
     AzamPayStatus,
@@ -17,9 +19,7 @@ from wetech.gateways.base import (
     OrderSession,
     TransactionStatus,
 )
-from wetech.gateways.simulator.testing import simulator_settings
-from wetech.models import Client, Invoice, InvoiceLine, PaymentAttempt
-from wetech.services.invoicing import invoice_issue
+from wetech.sales.invoicing import invoice_issue
 
 
 def issued_invoice(*, unit_price=Decimal("350000"), email="asha@example.co.tz") -> Invoice:
@@ -146,10 +146,10 @@ class FakeAzamPay:
 def install_fakes(monkeypatch) -> tuple[FakePesapal, FakeAzamPay]:
     """Point every payment module at in-memory gateway clients."""
     pesapal, azampay = FakePesapal(), FakeAzamPay()
-    for module in ("wetech.services.payments", "wetech.services.payment_inbox"):
+    for module in ("wetech.payments.start", "wetech.payments.inbox"):
         monkeypatch.setattr(f"{module}.get_pesapal_client", lambda: pesapal)
         monkeypatch.setattr(f"{module}.get_azampay_client", lambda: azampay)
-    monkeypatch.setattr("wetech.services.payments.pesapal_notification_id", lambda: "ipn-0000-test")
+    monkeypatch.setattr("wetech.payments.start.pesapal_notification_id", lambda: "ipn-0000-test")
     return pesapal, azampay
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from wetech.admin import csv_safe
 from wetech.models import Invoice, Lead
-from wetech.services.leads import lead_capture
+from wetech.sales.leads import lead_capture
 from wetech.tests.lead_helpers import make_service
 
 pytestmark = pytest.mark.django_db

@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 
-from wetech.gateways.base import COMPLETED
 from wetech.models import GatewayNotification, Invoice, PaymentAttempt
-from wetech.services.payment_inbox import notification_record
-from wetech.services.payments import payment_start_pesapal
+from wetech.payments.gateways.base import COMPLETED
+from wetech.payments.inbox import notification_record
+from wetech.payments.start import payment_start_pesapal
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
 pytestmark = pytest.mark.django_db

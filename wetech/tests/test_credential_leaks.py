@@ -27,11 +27,11 @@ from django.db import OperationalError
 from django.test import RequestFactory
 from sentry_sdk.transport import Transport
 
-from wetech.gateways.base import GatewayUnavailable
 from wetech.log import build_logging_config
 from wetech.models import Invoice
+from wetech.payments.gateways.base import GatewayUnavailable
+from wetech.payments.start import payment_start_azampay
 from wetech.sentry import init_sentry
-from wetech.services.payments import payment_start_azampay
 from wetech.tests.conftest import REPO_ROOT
 from wetech.tests.drills.test_worker_crash import _database_url
 from wetech.tests.lead_helpers import hidden_fields, make_service

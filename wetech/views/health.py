@@ -17,7 +17,7 @@ from django.contrib.auth import get_user
 from django.db import connections
 from django.http import HttpResponseNotAllowed, JsonResponse
 
-from wetech.services.health import FAIL, PASS, health_report_build, submit_once
+from wetech.ops.health import FAIL, PASS, health_report_build, submit_once
 
 logger = logging.getLogger("wetech.health")
 

@@ -7,8 +7,8 @@ from django.views.decorators.http import require_GET
 
 from wetech.forms import AzamPayForm
 from wetech.models import Invoice
-from wetech.services.invoicing import invoice_status_payload
-from wetech.services.payments import invoice_payment_state, payment_options
+from wetech.payments.start import invoice_payment_state, payment_options
+from wetech.sales.invoicing import invoice_status_payload
 
 
 def _public_invoice(token: str) -> Invoice:

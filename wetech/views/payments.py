@@ -20,24 +20,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from wetech.callback_auth import azampay_address_allowed, azampay_secret_accepted, plain_ip
 from wetech.client_ip import client_ip, client_ip_ratelimit_key
 from wetech.forms import AzamPayForm
-from wetech.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
 from wetech.models import GatewayNotification
 from wetech.models.payments import Gateway
-from wetech.ratelimit import ratelimit
-from wetech.services.payment_inbox import (
+from wetech.payments.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
+from wetech.payments.inbox import (
     MalformedNotification,
     azampay_callback_process,
     azampay_callback_refuse,
     notification_record,
     pesapal_notification_process,
 )
-from wetech.services.payments import (
+from wetech.payments.start import (
     PaymentInProgress,
     PaymentNotAllowed,
     PushLimited,
     payment_start_azampay,
     payment_start_pesapal,
 )
+from wetech.ratelimit import ratelimit
 from wetech.views.errors import error_payload, rate_limited, wants_json
 from wetech.views.invoices import _public_invoice, invoice_page
 

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from wetech.services.backups import BackupError, BackupInProgress, backup_create
+from wetech.ops.backups import BackupError, BackupInProgress, backup_create
 
 # EX_TEMPFAIL: another run holds the lock; cron may simply try again later.
 EXIT_LOCKED = 75

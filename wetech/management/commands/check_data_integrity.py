@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from wetech.services.integrity import findings_summary, integrity_audit
+from wetech.ops.integrity import findings_summary, integrity_audit
 
 
 class Command(BaseCommand):

@@ -17,9 +17,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.test.utils import override_settings
 
-from wetech.gateways.base import BillingAddress, GatewayError, OrderRequest
-from wetech.gateways.registry import get_pesapal_client
-from wetech.gateways.simulator.testing import simulator_settings
+from sandbox.testing import simulator_settings
+from wetech.payments.gateways.base import BillingAddress, GatewayError, OrderRequest
+from wetech.payments.gateways.registry import get_pesapal_client
 
 PAGE_TIMEOUT = (3.05, 10.0)
 

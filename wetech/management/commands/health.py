@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from wetech.services.health import FAIL, health_report_build
+from wetech.ops.health import FAIL, health_report_build
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from wetech.services.notification_retention import DEFAULT_DAYS, notifications_prune
+from wetech.payments.notification_retention import DEFAULT_DAYS, notifications_prune
 
 MAX_DAYS = 36_500
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from wetech.services.reconciliation import attempts_reconcile
+from wetech.payments.reconcile import attempts_reconcile
 
 
 class Command(BaseCommand):

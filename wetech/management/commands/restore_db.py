@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from wetech.services.backups import (
+from wetech.ops.backups import (
     BackupError,
     BackupInProgress,
     backup_checksum_verify,

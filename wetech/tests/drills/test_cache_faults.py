@@ -23,8 +23,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from wetech import ratelimit
-from wetech.gateways.retry import breaker_states
 from wetech.models import GatewayNotification, Invoice, Lead, LedgerEntry, PaymentAttempt
+from wetech.payments.gateways.retry import breaker_states
 from wetech.tests.lead_helpers import lead_post, make_service
 from wetech.tests.payment_helpers import configure_gateways, issued_invoice
 

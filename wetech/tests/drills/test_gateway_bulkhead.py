@@ -4,7 +4,7 @@ The real site runs under gunicorn with the production configuration (`gunicorn.c
 workers), a few workers and threads, DEBUG off, on the test database, with Pesapal pointed at a
 loopback server that accepts connections and never answers. While the pay requests hang, a
 visitor's pages must answer as usual, and every pay request still gets the kind 503 within the
-retry deadline: the bulkhead (wetech/gateways/bulkhead.py) refuses the calls over its limit at once.
+retry deadline: the bulkhead (wetech/payments/gateways/bulkhead.py) refuses the calls over its limit at once.
 """
 
 import json
@@ -21,8 +21,8 @@ import requests
 import responses
 from django.conf import settings as django_settings
 
-from wetech.gateways.bulkhead import Bulkhead
 from wetech.models import PaymentAttempt
+from wetech.payments.gateways.bulkhead import Bulkhead
 from wetech.tests.conftest import REPO_ROOT
 from wetech.tests.drills.test_gateway_faults import UNAVAILABLE_TEXT, SilentServer, _add_token
 from wetech.tests.drills.test_worker_crash import _database_url

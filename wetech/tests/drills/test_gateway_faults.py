@@ -15,8 +15,8 @@ import pytest
 import responses
 from django.utils import timezone
 
-from wetech.gateways.retry import CLOSED, OPEN, CircuitBreaker
 from wetech.models import PaymentAttempt
+from wetech.payments.gateways.retry import CLOSED, OPEN, CircuitBreaker
 from wetech.tests.payment_helpers import configure_gateways, issued_invoice
 
 Status = PaymentAttempt.Status

@@ -18,10 +18,10 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from wetech.gateways.base import COMPLETED
 from wetech.models import Invoice, LedgerEntry, PaymentAttempt
-from wetech.services.payments import payment_start_pesapal
-from wetech.services.reconciliation import attempts_reconcile
+from wetech.payments.gateways.base import COMPLETED
+from wetech.payments.reconcile import attempts_reconcile
+from wetech.payments.start import payment_start_pesapal
 from wetech.tests.conftest import run_django
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
@@ -32,10 +32,10 @@ Status = PaymentAttempt.Status
 CRASHING_SETTLEMENT = textwrap.dedent(
     """
     import os, signal
-    from wetech.gateways.base import COMPLETED
+    from wetech.payments.gateways.base import COMPLETED
     from wetech.models import LedgerEntry, PaymentAttempt
-    from wetech.services import payment_inbox, settlement
-    from wetech.services.reconciliation import attempt_recheck
+    from wetech.payments import inbox as payment_inbox, settlement
+    from wetech.payments.reconcile import attempt_recheck
     from wetech.tests.payment_helpers import FakePesapal
 
     attempt = PaymentAttempt.objects.get(pk={attempt_id})

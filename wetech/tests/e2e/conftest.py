@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from wetech.gateways.registry import reset_gateway_clients
-from wetech.gateways.simulator.testing import simulator_settings
+from sandbox.testing import simulator_settings
+from wetech.payments.gateways.registry import reset_gateway_clients
 from wetech.tests.conftest import REPO_ROOT
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

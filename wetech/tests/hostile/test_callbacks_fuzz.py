@@ -16,9 +16,9 @@ from django.test import override_settings
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from wetech.gateways import reset_gateway_clients
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
-from wetech.services.payments import payment_start_azampay, payment_start_pesapal
+from wetech.payments.gateways import reset_gateway_clients
+from wetech.payments.start import payment_start_azampay, payment_start_pesapal
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
 pytestmark = pytest.mark.django_db

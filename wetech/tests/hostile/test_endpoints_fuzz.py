@@ -31,7 +31,7 @@ from wetech.models import (
     LedgerEntry,
     PaymentAttempt,
 )
-from wetech.services.payments import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start_azampay, payment_start_pesapal
 from wetech.tests.lead_helpers import hidden_fields, make_service
 from wetech.tests.payment_helpers import issued_invoice
 

@@ -16,7 +16,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.test import Client as HttpClient
 
 from wetech.models import Client, GatewayNotification, Invoice, Lead, LedgerEntry, PaymentAttempt
-from wetech.services.payments import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start_azampay, payment_start_pesapal
 from wetech.tests.lead_helpers import hidden_fields, make_service
 from wetech.tests.payment_helpers import issued_invoice
 

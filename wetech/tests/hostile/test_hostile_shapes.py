@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from wetech.models import Client, GatewayNotification, Invoice, Lead, LedgerEntry, PaymentAttempt
-from wetech.services.payments import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start_azampay, payment_start_pesapal
 from wetech.tests.lead_helpers import lead_post, make_service
 from wetech.tests.payment_helpers import azampay_callback_body, issued_invoice
 

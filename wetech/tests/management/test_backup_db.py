@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from wetech.services.backups import backup_lock
+from wetech.ops.backups import backup_lock
 from wetech.tests.conftest import run_django
 
 
@@ -198,7 +198,7 @@ def test_an_output_dir_that_backup_db_creates_is_0700(sqlite_site, open_umask, t
 MODES_WHILE_WRITING = """
 import os, stat
 from django.conf import settings
-from wetech.services import backups
+from wetech.ops import backups
 
 import time
 real_check = backups._sqlite_check

@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from wetech.services import health as health_service
+from wetech.ops import health as health_service
 
 
 @pytest.fixture(autouse=True)

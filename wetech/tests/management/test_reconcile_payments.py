@@ -9,10 +9,10 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from wetech.gateways.base import COMPLETED, FAILED, GatewayUnavailable
 from wetech.models import Invoice, LedgerEntry, PaymentAttempt
-from wetech.services.payments import payment_start_azampay, payment_start_pesapal
-from wetech.services.reconciliation import attempt_backoff, attempts_reconcile
+from wetech.payments.gateways.base import COMPLETED, FAILED, GatewayUnavailable
+from wetech.payments.reconcile import attempt_backoff, attempts_reconcile
+from wetech.payments.start import payment_start_azampay, payment_start_pesapal
 from wetech.tests.payment_helpers import issued_invoice
 
 Status = PaymentAttempt.Status

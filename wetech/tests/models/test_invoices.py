@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from wetech.models import Client, Invoice, InvoiceLine, InvoiceLocked
-from wetech.services.invoicing import invoice_issue, invoice_totals_compute
+from wetech.sales.invoicing import invoice_issue, invoice_totals_compute
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.migrations.migration import Migration
 from django.urls import reverse
 
-from wetech.gateways.retry import CircuitBreaker
-from wetech.services import health as health_service
+from wetech.ops import health as health_service
+from wetech.payments.gateways.retry import CircuitBreaker
 
 HEALTH_TYPE = "application/health+json"
 SECRET_DETAIL = "db-primary.internal:5432 /srv/wetech/secret-path"

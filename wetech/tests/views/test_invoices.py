@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from wetech.gateways.simulator.testing import simulator_settings
+from sandbox.testing import simulator_settings
 from wetech.models import Invoice, Lead
-from wetech.services.leads import lead_capture
+from wetech.sales.leads import lead_capture
 from wetech.tests.lead_helpers import hidden_fields, make_service
 
 pytestmark = pytest.mark.django_db

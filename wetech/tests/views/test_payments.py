@@ -11,9 +11,9 @@ from django.core import mail
 from django.test import Client as HttpClient
 
 from wetech.callback_auth import parse_networks, plain_ip
-from wetech.gateways import reset_gateway_clients
-from wetech.gateways.base import COMPLETED, FAILED, GatewayRejected, GatewayUnavailable
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
+from wetech.payments.gateways import reset_gateway_clients
+from wetech.payments.gateways.base import COMPLETED, FAILED, GatewayRejected, GatewayUnavailable
 from wetech.tests.payment_helpers import (
     azampay_callback_body,
     configure_gateways,

@@ -10,8 +10,8 @@ import pytest
 import responses
 from django.core.cache import cache
 
-from wetech.gateways import reset_gateway_clients
 from wetech.models import PaymentAttempt
+from wetech.payments.gateways import reset_gateway_clients
 from wetech.tests.payment_helpers import configure_gateways, issued_invoice
 
 BASE = "https://azampay.example"

@@ -1,0 +1,1 @@
+"""Operations: health probes, backups and the data integrity audit."""

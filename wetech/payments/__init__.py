@@ -1,0 +1,1 @@
+"""Payments: starting a payment, the inbox, settlement, reconciliation and the gateways."""

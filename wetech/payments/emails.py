@@ -1,0 +1,79 @@
+"""Emails about payments: the customer's receipt, staff's "paid" note and staff alerts.
+
+Always scheduled with `transaction.on_commit` by the settlement that caused them, so each goes
+out once and only for a change that was really saved. A mail server that fails is logged; it
+never undoes (or errors) the settlement.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from wetech.models import Invoice, PaymentAttempt
+from wetech.sales.emails import invoice_absolute_url
+
+logger = logging.getLogger("wetech.payments")
+
+ALERT_TITLES = {
+    "mismatch": "A payment does not match its invoice",
+    "refund": "A payment must be refunded",
+    "reversal": "A payment was reversed",
+}
+
+
+def _send(*, template: str, to: list[str], context: dict) -> None:
+    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+    body = render_to_string(f"emails/{template}.txt", context)
+    try:
+        EmailMessage(subject=subject, body=body, to=to).send()
+    except Exception:
+        logger.exception("email %s for payment %s could not be sent", template, context["ref"])
+    else:
+        logger.info("email %s for payment %s sent", template, context["ref"])
+
+
+def _context(attempt: PaymentAttempt) -> dict:
+    invoice = attempt.invoice
+    return {
+        "attempt": attempt,
+        "invoice": invoice,
+        "ref": attempt.merchant_reference,
+        "invoice_url": invoice_absolute_url(invoice),
+        "admin_url": settings.SITE_URL
+        + reverse("admin:wetech_paymentattempt_change", args=[attempt.pk]),
+    }
+
+
+def paid_emails_send(*, invoice_id: int, attempt_id: int) -> None:
+    attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
+    context = _context(attempt)
+    invoice: Invoice = attempt.invoice
+    _send(template="receipt", to=[invoice.client_email], context=context)
+    if settings.STAFF_EMAILS:
+        _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=context)
+
+
+def paid_emails_schedule(*, invoice_id: int, attempt_id: int) -> None:
+    transaction.on_commit(
+        lambda: paid_emails_send(invoice_id=invoice_id, attempt_id=attempt_id), robust=True
+    )
+
+
+def staff_alert_send(*, attempt_id: int, reason: str, detail: str) -> None:
+    if not settings.STAFF_EMAILS:
+        logger.error("payment alert (%s) but STAFF_EMAILS is empty: %s", reason, detail)
+        return
+    attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
+    context = {**_context(attempt), "title": ALERT_TITLES.get(reason, reason), "detail": detail}
+    _send(template="payment_alert", to=list(settings.STAFF_EMAILS), context=context)
+
+
+def staff_alert_schedule(*, attempt_id: int, reason: str, detail: str) -> None:
+    transaction.on_commit(
+        lambda: staff_alert_send(attempt_id=attempt_id, reason=reason, detail=detail),
+        robust=True,
+    )

@@ -1,0 +1,164 @@
+"""Reconciliation: ask the gateways about attempts nobody told us the end of.
+
+Notifications get lost (IPN URL down, AzamPay sandbox silence, a deploy at the wrong second),
+so `reconcile_payments` re-queries unsettled attempts through the same settlement as the
+callbacks. Each attempt is asked less often as it ages (2, 4, 8... minutes, at most every 6
+hours); open attempts past their expiry that the gateway still calls pending are expired, and
+expired ones are still asked for a week so a late success is credited, not lost. An attempt of
+the last week that got a notification after our last question is asked at once, whatever its
+state: the notification may have been answered from the status window without asking.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from wetech.models import GatewayNotification, PaymentAttempt
+from wetech.models.payments import OPEN_STATUSES, Gateway
+from wetech.payments.gateways.base import GatewayError, GatewayUnavailable
+from wetech.payments.inbox import SETTLED_STATES, azampay_finding, pesapal_finding
+from wetech.payments.settlement import SettleResult, attempt_expire, attempt_settle
+from wetech.payments.status_queries import StatusQueryCoalesced, status_query
+
+logger = logging.getLogger("wetech.payments")
+
+Status = PaymentAttempt.Status
+
+MAX_BACKOFF = timedelta(hours=6)
+LATE_SUCCESS_WINDOW = timedelta(days=7)
+
+
+@dataclass
+class ReconcileReport:
+    lines: list[str] = field(default_factory=list)
+    checked: int = 0
+    changed: int = 0
+    expired: int = 0
+    skipped: int = 0
+    needs_person: list[str] = field(default_factory=list)
+    unreachable: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.needs_person or self.unreachable or self.errors)
+
+    def summary(self) -> str:
+        text = (
+            f"checked {self.checked}, changed {self.changed}, expired {self.expired}, "
+            f"not due yet {self.skipped}, need a person {len(self.needs_person)}"
+        )
+        if self.unreachable:
+            text += f", unreachable: {', '.join(sorted(self.unreachable))}"
+        if self.errors:
+            text += f", errors {len(self.errors)}"
+        return text
+
+
+def attempt_backoff(check_count: int) -> timedelta:
+    return min(timedelta(minutes=2 ** min(check_count, 20)), MAX_BACKOFF)
+
+
+def attempt_due(attempt: PaymentAttempt, *, now: datetime) -> bool:
+    if attempt.last_checked_at is None:
+        return True
+    # A notification arrived after our last question (one answered from what we knew, within
+    # the status window, or one the gateway could not be asked about): ask now, not in hours.
+    if getattr(attempt, "has_news", False):
+        return True
+    return now - attempt.last_checked_at >= attempt_backoff(attempt.check_count)
+
+
+def attempt_can_be_asked(attempt: PaymentAttempt) -> bool:
+    if not attempt.gateway_reference:
+        return False
+    return attempt.gateway == Gateway.PESAPAL or settings.AZAMPAY_STATUS_QUERY
+
+
+def attempt_recheck(*, attempt: PaymentAttempt, bypass_window: bool = False) -> SettleResult | None:
+    """Ask the gateway about the attempt and settle; None when it cannot be asked.
+
+    The reconciler and staff pass `bypass_window=True` and always ask; otherwise a query about
+    the attempt in flight or answered moments ago stands, and the attempt is returned unchanged.
+    Raises GatewayError when the gateway cannot answer.
+    """
+    if not attempt_can_be_asked(attempt):
+        return None
+    ask = partial(
+        pesapal_finding if attempt.gateway == Gateway.PESAPAL else azampay_finding, attempt
+    )
+    try:
+        finding = status_query(
+            gateway=attempt.gateway, attempt_id=attempt.pk, ask=ask, bypass_window=bypass_window
+        )
+    except StatusQueryCoalesced:
+        attempt.refresh_from_db()
+        return SettleResult(
+            attempt=attempt, changed=False, duplicate=attempt.status in SETTLED_STATES
+        )
+    return attempt_settle(attempt_id=attempt.pk, finding=finding, source="re-check")
+
+
+def _candidates(*, now: datetime, older_than: timedelta):
+    news = GatewayNotification.objects.filter(
+        attempt=OuterRef("pk"), received_at__gt=OuterRef("last_checked_at")
+    )
+    return (
+        PaymentAttempt.objects.filter(created_at__lte=now - older_than)
+        .annotate(has_news=Exists(news))
+        .filter(
+            Q(status__in=OPEN_STATUSES)
+            | Q(status=Status.EXPIRED, created_at__gte=now - LATE_SUCCESS_WINDOW)
+            # Whatever its state, news we have not asked about (e.g. a completion after a
+            # failed try, answered from the status window) is asked about on the next run.
+            | Q(has_news=True, created_at__gte=now - LATE_SUCCESS_WINDOW)
+        )
+        .order_by("created_at", "pk")
+    )
+
+
+def attempts_reconcile(*, older_than_minutes: int = 0, now: datetime | None = None):
+    """Re-query unsettled attempts and apply the answers; returns a ReconcileReport."""
+    now = now or timezone.now()
+    report = ReconcileReport()
+    for attempt in _candidates(now=now, older_than=timedelta(minutes=older_than_minutes)):
+        label = f"{attempt.merchant_reference} ({attempt.gateway})"
+        if attempt_can_be_asked(attempt):
+            if attempt.gateway in report.unreachable or not attempt_due(attempt, now=now):
+                report.skipped += 1
+                continue
+            before = attempt.status
+            try:
+                settled = attempt_recheck(attempt=attempt, bypass_window=True)
+            except GatewayUnavailable as exc:
+                report.unreachable.add(attempt.gateway)
+                report.lines.append(f"{label}: gateway unreachable ({type(exc).__name__})")
+                continue
+            except GatewayError as exc:
+                report.errors.append(label)
+                report.lines.append(f"{label}: could not be checked ({exc.message[:120]})")
+                continue
+            report.checked += 1
+            attempt = settled.attempt
+            if settled.changed:
+                report.changed += 1
+                report.lines.append(f"{label}: {before} -> {attempt.status}")
+            if settled.changed and settled.needs_person:
+                report.needs_person.append(label)
+                report.lines.append(
+                    f"{label}: needs a person"
+                    + (" (refund)" if attempt.needs_refund else f" ({attempt.status_detail})")
+                )
+        past_expiry = attempt.is_open and attempt.expires_at and attempt.expires_at <= now
+        if past_expiry and attempt_expire(
+            attempt_id=attempt.pk, detail="No final answer before expiry"
+        ):
+            report.expired += 1
+            report.lines.append(f"{label}: {attempt.status} -> expired")
+    logger.info("reconcile_payments: %s", report.summary())
+    return report

@@ -1,0 +1,282 @@
+"""Settlement: the one place where news about a payment changes money state.
+
+Every source (Pesapal browser return and IPN, AzamPay callback, the reconciler, the admin's
+"re-check now") first learns the truth from the gateway, outside any transaction, as a
+`GatewayFinding`, then calls `attempt_settle`, which:
+
+- locks the attempt, then its invoice (always in that order, so two settlers never deadlock);
+- moves the attempt only forward: a late "failed" never overwrites "completed", "pending" or
+  "invalid" is never "failed", and "completed" can only become "reversed";
+- credits money only when amount (Decimal), currency and both references match the attempt's
+  own snapshot; a mismatch goes to `needs_review` with a staff alert, never to paid;
+- writes one ledger entry per (gateway, reference, kind): a duplicate insert means the news was
+  already applied, which is success;
+- derives the invoice's paid state from the ledger and schedules receipt and alert emails on
+  commit, so each goes out exactly once.
+"""
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from wetech.models import Invoice, LedgerEntry, PaymentAttempt
+from wetech.payments import emails as payment_emails
+from wetech.payments.gateways.base import COMPLETED, FAILED, INVALID, PENDING, REVERSED
+
+logger = logging.getLogger("wetech.payments")
+
+Status = PaymentAttempt.Status
+
+# Where a completion may still come from: money that really arrived is never turned away,
+# even after we gave up waiting (expired) or the gateway first reported a failed try.
+COMPLETABLE = frozenset(
+    {Status.INITIATED, Status.PENDING, Status.EXPIRED, Status.FAILED, Status.CANCELLED}
+)
+FAILABLE = frozenset({Status.INITIATED, Status.PENDING, Status.EXPIRED})
+
+
+@dataclass(frozen=True)
+class GatewayFinding:
+    """What the authoritative source says about one attempt (`status`: gateways.base states)."""
+
+    status: str
+    amount: Decimal | None = None
+    currency: str = ""
+    merchant_reference: str = ""
+    gateway_reference: str = ""
+    confirmation_code: str = ""
+    payment_method: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    attempt: PaymentAttempt
+    changed: bool
+    # The news was final and already applied (as opposed to "still pending, nothing to do").
+    duplicate: bool = False
+    paid_now: bool = False
+
+    @property
+    def needs_person(self) -> bool:
+        return self.attempt.status == Status.NEEDS_REVIEW or self.attempt.needs_refund
+
+
+def ledger_net_paid(invoice: Invoice) -> Decimal:
+    """Payments minus reversals and refunds, in the invoice's currency."""
+    totals = dict(
+        LedgerEntry.objects.filter(invoice=invoice, currency=invoice.currency)
+        .values_list("kind")
+        .annotate(total=Sum("amount"))
+        .values_list("kind", "total")
+    )
+    paid = totals.get(LedgerEntry.Kind.PAYMENT) or Decimal("0")
+    taken_back = (totals.get(LedgerEntry.Kind.REVERSAL) or 0) + (
+        totals.get(LedgerEntry.Kind.REFUND) or 0
+    )
+    return (paid - taken_back).quantize(Decimal("0.01"))
+
+
+def _mismatches(attempt: PaymentAttempt, finding: GatewayFinding) -> list[str]:
+    problems = []
+    if finding.amount is None or finding.amount != attempt.amount:
+        problems.append(f"amount {finding.amount} instead of {attempt.amount}")
+    if (finding.currency or "").upper() != attempt.currency:
+        problems.append(f"currency {finding.currency or '(none)'} instead of {attempt.currency}")
+    if finding.merchant_reference != attempt.merchant_reference:
+        problems.append(
+            f"merchant reference {finding.merchant_reference or '(none)'} "
+            f"instead of {attempt.merchant_reference}"
+        )
+    # Once the gateway gave us its id, the news must name it: a message without it is not
+    # enough to credit money (gateways.md B7).
+    if attempt.gateway_reference and finding.gateway_reference != attempt.gateway_reference:
+        problems.append(
+            f"gateway reference {finding.gateway_reference or '(none)'} "
+            f"instead of {attempt.gateway_reference}"
+        )
+    return problems
+
+
+def _ledger_add(*, attempt: PaymentAttempt, kind: str, amount: Decimal) -> bool:
+    """Write one ledger entry; False when it was already written (that is success too)."""
+    try:
+        with transaction.atomic():
+            LedgerEntry.objects.create(
+                invoice_id=attempt.invoice_id,
+                attempt=attempt,
+                kind=kind,
+                amount=amount,
+                currency=attempt.currency,
+                gateway=attempt.gateway,
+                gateway_reference=attempt.gateway_reference or attempt.merchant_reference,
+                confirmation_code=attempt.confirmation_code,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _invoice_derive(invoice: Invoice, *, now, net: Decimal | None = None) -> str:
+    """Set the invoice's paid state from its ledger (or the ledger's `net`, when the caller
+    already knows it); returns "paid", "unpaid" or ""."""
+    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
+        return ""
+    if net is None:
+        net = ledger_net_paid(invoice)
+    if net >= invoice.total and net > 0:
+        if invoice.status != Invoice.Status.PAID:
+            invoice.status = Invoice.Status.PAID
+            invoice.paid_at = now
+            invoice.save(update_fields=["status", "paid_at", "updated_at"])
+            return "paid"
+    elif invoice.status == Invoice.Status.PAID:
+        invoice.status = Invoice.Status.ISSUED
+        invoice.paid_at = None
+        invoice.save(update_fields=["status", "paid_at", "updated_at"])
+        return "unpaid"
+    return ""
+
+
+def _complete(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool, bool]:
+    """(changed, duplicate, paid_now) for a COMPLETED finding."""
+    if attempt.status not in COMPLETABLE:
+        return False, True, False
+    problems = _mismatches(attempt, finding)
+    if problems:
+        attempt.status = Status.NEEDS_REVIEW
+        attempt.status_detail = ("Gateway reports completed, but " + "; ".join(problems))[:255]
+        if invoice.status == Invoice.Status.ISSUED:
+            invoice.status = Invoice.Status.NEEDS_REVIEW
+            invoice.save(update_fields=["status", "updated_at"])
+        alerts.append(("mismatch", attempt.status_detail))
+        return True, False, False
+    if finding.gateway_reference and not attempt.gateway_reference:
+        attempt.gateway_reference = finding.gateway_reference
+    attempt.status = Status.COMPLETED
+    attempt.completed_at = now
+    attempt.status_detail = (finding.detail or "Payment completed")[:255]
+    attempt.confirmation_code = finding.confirmation_code[:100]
+    attempt.payment_method = finding.payment_method[:60]
+    net_before = ledger_net_paid(invoice)
+    already_covered = (
+        invoice.status in (Invoice.Status.PAID, Invoice.Status.VOID) or net_before >= invoice.total
+    )
+    # The attempt row is saved by the caller, in this same transaction.
+    if not _ledger_add(attempt=attempt, kind=LedgerEntry.Kind.PAYMENT, amount=attempt.amount):
+        logger.warning("payment %s was already in the ledger", attempt.merchant_reference)
+        return True, False, False
+    if already_covered:
+        attempt.needs_refund = True
+        alerts.append(
+            (
+                "refund",
+                f"Invoice {invoice.number} was already {invoice.get_status_display().lower()}"
+                f" when {attempt.merchant_reference} completed: refund the customer.",
+            )
+        )
+    # Every ledger write takes the invoice's row lock, which we hold: the net after our entry
+    # is the net before it plus the entry, without reading the ledger again.
+    net_after = net_before + attempt.amount if attempt.currency == invoice.currency else net_before
+    paid_now = _invoice_derive(invoice, now=now, net=net_after) == "paid"
+    return True, False, paid_now
+
+
+def _fail(attempt, finding) -> tuple[bool, bool]:
+    if attempt.status in FAILABLE:
+        attempt.status = Status.FAILED
+        attempt.status_detail = (finding.detail or "The payment did not go through")[:255]
+        return True, False
+    if attempt.status == Status.COMPLETED:
+        logger.warning("late failure for completed payment %s ignored", attempt.merchant_reference)
+    return False, True
+
+
+def _reverse(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool]:
+    if attempt.status == Status.REVERSED:
+        return False, True
+    if attempt.status == Status.COMPLETED:
+        attempt.status = Status.REVERSED
+        attempt.status_detail = (finding.detail or "Reversed by the gateway")[:255]
+        attempt.save()
+        _ledger_add(attempt=attempt, kind=LedgerEntry.Kind.REVERSAL, amount=attempt.amount)
+        became_unpaid = _invoice_derive(invoice, now=now) == "unpaid"
+        alerts.append(
+            (
+                "reversal",
+                f"{attempt.merchant_reference} was reversed by {attempt.get_gateway_display()}"
+                + (
+                    f"; invoice {invoice.number} is unpaid again."
+                    if became_unpaid
+                    else "; the invoice stays as it was."
+                ),
+            )
+        )
+        return True, False
+    if attempt.status in FAILABLE:
+        # Nothing was credited, so nothing is taken back.
+        attempt.status = Status.REVERSED
+        attempt.status_detail = "Reversed by the gateway before it was credited here"
+        return True, False
+    return False, True
+
+
+def attempt_settle(*, attempt_id: int, finding: GatewayFinding, source: str) -> SettleResult:
+    """Apply `finding` to the attempt under row locks (attempt, then invoice)."""
+    now = timezone.now()
+    alerts: list[tuple[str, str]] = []
+    with transaction.atomic():
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        invoice = Invoice.objects.select_for_update().get(pk=attempt.invoice_id)
+        before = attempt.status
+        attempt.last_checked_at = now
+        attempt.check_count += 1
+        changed = duplicate = paid_now = False
+        if finding.status == COMPLETED:
+            changed, duplicate, paid_now = _complete(
+                attempt, invoice, finding, now=now, alerts=alerts
+            )
+        elif finding.status == FAILED:
+            changed, duplicate = _fail(attempt, finding)
+        elif finding.status == REVERSED:
+            changed, duplicate = _reverse(attempt, invoice, finding, now=now, alerts=alerts)
+        elif finding.status not in (PENDING, INVALID):
+            raise ValueError(f"unknown payment state {finding.status!r}")
+        attempt.save()
+        if changed:
+            logger.info(
+                "payment %s: %s -> %s (%s)",
+                attempt.merchant_reference,
+                before,
+                attempt.status,
+                source,
+                extra={
+                    "merchant_reference": attempt.merchant_reference,
+                    "gateway": attempt.gateway,
+                    "payment_status": attempt.status,
+                    "source": source,
+                },
+            )
+        if paid_now:
+            payment_emails.paid_emails_schedule(invoice_id=invoice.pk, attempt_id=attempt.pk)
+        for reason, detail in alerts:
+            logger.warning("payment %s needs a person: %s", attempt.merchant_reference, reason)
+            payment_emails.staff_alert_schedule(attempt_id=attempt.pk, reason=reason, detail=detail)
+    return SettleResult(attempt=attempt, changed=changed, duplicate=duplicate, paid_now=paid_now)
+
+
+def attempt_expire(*, attempt_id: int, detail: str) -> bool:
+    """Close an attempt nobody will finish; a late completion can still be credited."""
+    with transaction.atomic():
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        if not attempt.is_open:
+            return False
+        attempt.status = Status.EXPIRED
+        attempt.status_detail = detail[:255]
+        attempt.save(update_fields=["status", "status_detail", "updated_at"])
+    logger.info("payment %s expired: %s", attempt.merchant_reference, detail)
+    return True

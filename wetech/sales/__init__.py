@@ -1,0 +1,1 @@
+"""Sales: the catalogue, leads and invoicing."""

@@ -1,0 +1,355 @@
+import json
+from decimal import Decimal
+
+import pytest
+import requests
+from django.http import QueryDict
+from responses import matchers
+
+from wetech.payments.gateways.azampay import (
+    PROVIDERS,
+    AzamPayClient,
+    azampay_amount,
+    canonical_provider,
+    normalize_msisdn,
+    parse_callback,
+)
+from wetech.payments.gateways.base import (
+    COMPLETED,
+    PENDING,
+    GatewayMisconfigured,
+    GatewayOutcomeUnknown,
+    GatewayRejected,
+    MnoCheckoutRequest,
+)
+
+from .conftest import AZAMPAY_AUTH, AZAMPAY_CHECKOUT, add_azampay_token, fixture_json, fixture_text
+
+TOKEN = fixture_json("azampay/token.json")["data"]["accessToken"]
+MNO_URL = f"{AZAMPAY_CHECKOUT}/azampay/mno/checkout"
+POST_CHECKOUT_URL = f"{AZAMPAY_CHECKOUT}/api/v1/Partner/PostCheckout"
+STATUS_URL = f"{AZAMPAY_CHECKOUT}/api/v1/partner/gettransactionstatus"
+
+
+@pytest.fixture(autouse=True)
+def _before_the_token_expires(time_machine):
+    time_machine.move_to("2023-03-02T03:00:00Z", tick=False)
+
+
+def push(**changes):
+    values = {
+        "external_id": "WT-2026-00042-A2",
+        "phone": "0712 345 678",
+        "amount": Decimal("413000.00"),
+        "currency": "TZS",
+        "provider": "Mpesa",
+    }
+    return MnoCheckoutRequest(**{**values, **changes})
+
+
+def assert_authorised(call):
+    headers = call.request.headers
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert headers["X-API-Key"] == "test-api-key"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_token_request(http, azampay):
+    add_azampay_token(http)
+
+    assert azampay.request_token() == TOKEN
+
+    call = http.calls[0]
+    assert call.request.url == f"{AZAMPAY_AUTH}/AppRegistration/GenerateToken"
+    assert json.loads(call.request.body) == {
+        "appName": "wetech",
+        "clientId": "test-client-id",
+        "clientSecret": "test-client-secret",
+    }
+    assert call.request.headers["X-API-Key"] == "test-api-key"
+    assert "Authorization" not in call.request.headers
+
+
+@pytest.mark.parametrize(
+    ("fixture", "status", "words"),
+    [
+        ("azampay/token_invalid_423.json", 423, "secret key has been expired"),
+        ("azampay/token_validation_400.json", 400, "ClientSecret"),
+    ],
+)
+def test_token_refusals_are_misconfiguration(http, azampay, fixture, status, words):
+    add_azampay_token(http, fixture, status=status)
+
+    with pytest.raises(GatewayMisconfigured, match=words):
+        azampay.request_token()
+
+
+def test_mno_checkout_sends_the_documented_body(http, azampay):
+    add_azampay_token(http)
+    http.post(MNO_URL, body=fixture_text("azampay/mno_checkout.json"))
+
+    checkout = azampay.mno_checkout(push())
+
+    call = http.calls[1]
+    assert call.request.url == MNO_URL
+    assert_authorised(call)
+    assert json.loads(call.request.body) == {
+        "accountNumber": "255712345678",
+        "amount": "413000",
+        "currency": "TZS",
+        "externalId": "WT-2026-00042-A2",
+        "provider": "Mpesa",
+    }
+    assert checkout.transaction_id == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
+    assert checkout.message == "Your request has been received and is being processed."
+
+
+def test_mno_checkout_null_string_transaction_id_reads_as_empty(http, azampay):
+    add_azampay_token(http)
+    http.post(MNO_URL, body=fixture_text("azampay/mno_checkout_null_id.json"))
+
+    assert azampay.mno_checkout(push()).transaction_id == ""
+
+
+def test_mno_checkout_validation_errors_are_rejections(http, azampay):
+    add_azampay_token(http)
+    http.post(MNO_URL, body=fixture_text("azampay/mno_checkout_validation_400.json"), status=400)
+
+    with pytest.raises(GatewayRejected) as caught:
+        azampay.mno_checkout(push())
+
+    assert caught.value.code == "validation_error"
+    assert "accountNumber: The accountNumber field is required." in caught.value.message
+
+
+def test_mno_checkout_success_false_is_a_rejection(http, azampay):
+    add_azampay_token(http)
+    http.post(MNO_URL, body=fixture_text("azampay/mno_checkout_failed.json"))
+
+    with pytest.raises(GatewayRejected, match="Provider is not enabled"):
+        azampay.mno_checkout(push())
+
+
+def test_mno_checkout_read_timeout_is_outcome_unknown_and_not_resent(http, azampay):
+    add_azampay_token(http)
+    http.post(MNO_URL, body=requests.exceptions.ReadTimeout())
+
+    with pytest.raises(GatewayOutcomeUnknown):
+        azampay.mno_checkout(push())
+
+    assert len(http.calls) == 2
+
+
+def test_mno_checkout_503_is_resent(http, azampay, fake_time):
+    add_azampay_token(http)
+    http.post(MNO_URL, status=503)
+    http.post(MNO_URL, body=fixture_text("azampay/mno_checkout.json"))
+
+    assert azampay.mno_checkout(push()).transaction_id
+    assert fake_time.sleeps == [0.25]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"currency": "USD"},
+        {"amount": Decimal("1000.50")},
+        {"amount": Decimal("0")},
+        {"provider": "Vodacom"},
+        {"phone": "+254712345678"},
+        {"external_id": ""},
+        {"external_id": "x" * 129},
+    ],
+)
+def test_mno_checkout_refuses_bad_input_before_calling(azampay, changes):
+    with pytest.raises(ValueError):
+        azampay.mno_checkout(push(**changes))
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["0712345678", "712345678", "+255712345678", "255712345678", "+255 712-345-678"],
+)
+def test_phone_numbers_are_normalised(phone):
+    assert normalize_msisdn(phone) == "255712345678"
+
+
+@pytest.mark.parametrize("phone", ["", "0812345678", "25571234567", "07123456789", "abc"])
+def test_non_tanzanian_mobile_numbers_are_refused(phone):
+    with pytest.raises(ValueError):
+        normalize_msisdn(phone)
+
+
+def test_providers_use_the_exact_enum_spelling():
+    assert canonical_provider("MPESA") == "Mpesa"
+    assert canonical_provider(" halopesa ") == "Halopesa"
+    assert [canonical_provider(p.upper()) for p in PROVIDERS] == list(PROVIDERS)
+
+
+def test_amounts_are_whole_shilling_strings():
+    assert azampay_amount(Decimal("413000.00")) == "413000"
+    with pytest.raises(TypeError):
+        azampay_amount(413000)
+
+
+def test_post_checkout_returns_the_bare_url(http, azampay):
+    add_azampay_token(http)
+    http.post(POST_CHECKOUT_URL, body=fixture_text("azampay/post_checkout.txt"))
+
+    url = azampay.post_checkout(
+        external_id="WT-2026-00042-A4",
+        amount=Decimal("413000"),
+        redirect_success_url="https://wetech.example/invoices/abc/",
+        redirect_fail_url="https://wetech.example/invoices/abc/?failed=1",
+        item_name="Website starter package",
+    )
+
+    assert url == fixture_text("azampay/post_checkout.txt")
+    call = http.calls[1]
+    assert_authorised(call)
+    assert json.loads(call.request.body) == {
+        "appName": "wetech",
+        "clientId": "test-client-id",
+        "vendorId": "",
+        "vendorName": "WeTech",
+        "language": "en",
+        "currency": "TZS",
+        "externalId": "WT-2026-00042-A4",
+        "requestOrigin": "https://wetech.example",
+        "redirectSuccessURL": "https://wetech.example/invoices/abc/",
+        "redirectFailURL": "https://wetech.example/invoices/abc/?failed=1",
+        "amount": "413000",
+        "cart": {"items": [{"name": "Website starter package"}]},
+    }
+
+
+def test_post_checkout_accepts_a_json_quoted_url(http, azampay):
+    add_azampay_token(http)
+    http.post(POST_CHECKOUT_URL, body='"https://sandbox.azampay.co.tz/checkout/x"')
+
+    url = azampay.post_checkout(
+        external_id="A",
+        amount=Decimal("1000"),
+        redirect_success_url="https://a.example/",
+        redirect_fail_url="https://a.example/",
+        item_name="x",
+    )
+
+    assert url == "https://sandbox.azampay.co.tz/checkout/x"
+
+
+def test_post_checkout_that_is_not_a_url_is_a_rejection(http, azampay):
+    add_azampay_token(http)
+    http.post(POST_CHECKOUT_URL, json={"success": False, "message": "Vendor not found"})
+
+    with pytest.raises(GatewayRejected, match="Vendor not found"):
+        azampay.post_checkout(
+            external_id="A",
+            amount=Decimal("1000"),
+            redirect_success_url="https://a.example/",
+            redirect_fail_url="https://a.example/",
+            item_name="x",
+        )
+
+
+def test_status_query(http, azampay):
+    add_azampay_token(http)
+    http.get(
+        STATUS_URL,
+        body=fixture_text("azampay/status_pending.json"),
+        match=[
+            matchers.query_param_matcher(
+                {"transactionId": "b85e9719a7c64b8c9a0f3e1d2c3b4a59", "provider": "Mpesa"}
+            )
+        ],
+    )
+
+    result = azampay.get_transaction_status("b85e9719a7c64b8c9a0f3e1d2c3b4a59", "mpesa")
+
+    assert_authorised(http.calls[1])
+    assert result.status == PENDING
+    assert result.transaction_id == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
+
+
+def test_status_query_success(http, azampay):
+    add_azampay_token(http)
+    http.get(STATUS_URL, body=fixture_text("azampay/status_success.json"))
+
+    assert azampay.get_transaction_status("t", "Tigo").status == COMPLETED
+
+
+def test_status_query_is_refused_unless_configured(azampay):
+    azampay.status_query = False
+
+    with pytest.raises(GatewayMisconfigured, match="AZAMPAY_STATUS_QUERY"):
+        azampay.get_transaction_status("t", "Mpesa")
+
+
+def test_parse_callback_documented_shape():
+    callback = parse_callback(fixture_json("azampay/callback_documented.json"))
+
+    assert callback.utility_ref == "WT-2026-00042-A2"
+    assert callback.transaction_status == "success"
+    assert callback.is_success
+    assert callback.reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
+    assert callback.amount == Decimal("413000")
+    assert callback.msisdn == "255712345678"
+    assert callback.operator == "Mpesa"
+    assert callback.mno_reference == "QKT4X9Y2ZP"
+    assert callback.raw["additionalProperties"] == {"invoice": "WT-2026-00042"}
+
+
+def test_parse_callback_captured_shape_keeps_unknown_fields():
+    payload = fixture_json("azampay/callback_captured.json") | {"somethingNew": "kept"}
+
+    callback = AzamPayClient.parse_callback(payload)
+
+    assert callback.reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
+    assert callback.external_reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
+    assert callback.mno_reference == "QKT4X9Y2ZP"
+    assert callback.amount == Decimal("60000")
+    assert callback.raw["somethingNew"] == "kept"
+
+
+def test_parse_callback_finds_the_reference_in_transid():
+    payload = fixture_json("azampay/callback_captured.json")
+    del payload["reference"]
+
+    assert parse_callback(payload).reference == payload["transid"]
+
+
+@pytest.mark.parametrize("word", ["failure", "failed", "cancelled", "Success", "SUCCESS", "ok"])
+def test_only_exact_lowercase_success_is_success(word):
+    payload = fixture_json("azampay/callback_failure.json") | {"transactionstatus": word}
+
+    assert parse_callback(payload).is_success is False
+
+
+def test_parse_callback_accepts_any_key_casing_and_form_data():
+    form = QueryDict(mutable=True)
+    form.update({"utilityRef": "A-1", "transactionStatus": "success", "amount": "1000"})
+
+    callback = parse_callback(form)
+
+    assert (callback.utility_ref, callback.is_success, callback.amount) == (
+        "A-1",
+        True,
+        Decimal("1000"),
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        "success",
+        {"transactionstatus": "success"},
+        {"utilityref": "A-1"},
+        {"utilityref": "A-1", "transactionstatus": "success", "amount": "lots"},
+        {"utilityref": "A-1", "transactionstatus": "success", "amount": 1.5},
+        {"utilityref": {"x": 1}, "transactionstatus": "success"},
+    ],
+)
+def test_parse_callback_refuses_malformed_bodies(payload):
+    with pytest.raises(ValueError):
+        parse_callback(payload)

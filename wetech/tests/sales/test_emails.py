@@ -1,0 +1,107 @@
+"""The lead emails: the customer's acknowledgement is no spam relay, staff's email is unchanged."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from wetech.models import Lead
+from wetech.sales.leads import lead_capture
+from wetech.tests.lead_helpers import make_service
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_staff")]
+
+SPAM = "Cheap pills at pills.example, call now"
+PERSON = {"email": "victim@example.co.tz", "phone": "+255712345678"}
+STAFF = ["sales@wetech.co.tz"]
+
+
+@pytest.fixture
+def _staff():
+    with override_settings(STAFF_EMAILS=STAFF):
+        yield
+
+
+@pytest.fixture
+def capture(django_capture_on_commit_callbacks, mailoutbox):
+    """lead_capture with its on-commit emails sent; returns (lead, invoice, emails it sent)."""
+
+    def run(**fields):
+        before = len(mailoutbox)
+        with django_capture_on_commit_callbacks(execute=True):
+            lead, invoice = lead_capture(**{"name": "Asha Mwinyi", **PERSON, **fields})
+        return lead, invoice, mailoutbox[before:]
+
+    return run
+
+
+def _customer(sent):
+    return [message for message in sent if message.to != STAFF]
+
+
+def test_the_acknowledgement_carries_no_visitor_text_but_a_short_name(capture):
+    name = "Asha Mwinyi Binti Salim wa Mikocheni Kati Juu"  # 45 characters
+    lead, _, sent = capture(name=name, company=SPAM, message=SPAM + " " * 3 + "and more")
+
+    [staff, ack] = sent
+    assert ack.to == ["victim@example.co.tz"]
+    assert ack.subject == "We received your message"
+    assert ack.body.startswith("Hello Asha Mwinyi Binti Salim wa Mikocheni Kat,\n")  # 40
+    assert name not in ack.body
+    assert "pills" not in ack.body + ack.subject
+    # Staff still see everything the visitor wrote.
+    assert staff.to == STAFF
+    assert SPAM in staff.body
+    assert name in staff.body
+    assert lead.name == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Visit pills.example now", "http://x.example", "Asha <a@b.example>", "me@pills", "a/b"],
+)
+def test_a_name_that_reads_as_a_link_is_left_out(capture, name):
+    _, _, sent = capture(name=name)
+
+    [ack] = _customer(sent)
+    assert ack.body.startswith("Hello,\n")
+    assert name not in ack.body
+
+
+def test_one_address_gets_one_acknowledgement_per_hour(capture, time_machine):
+    time_machine.move_to("2026-03-02T09:00:00+03:00", tick=False)
+    _, _, first = capture(message="first")
+    time_machine.move_to("2026-03-02T09:59:00+03:00", tick=False)
+    _, _, second = capture(message="second")
+    _, _, other = capture(message="other", email="someone.else@example.co.tz")
+    time_machine.move_to("2026-03-02T10:59:30+03:00", tick=False)
+    _, _, later = capture(message="later")
+
+    assert [m.to for m in first] == [STAFF, ["victim@example.co.tz"]]
+    # Within the hour: staff hear of the lead, the address gets nothing more.
+    assert [m.to for m in second] == [STAFF]
+    assert [m.to for m in other] == [STAFF, ["someone.else@example.co.tz"]]
+    # An hour after the last lead to it, the address is acknowledged again.
+    assert [m.to for m in later] == [STAFF, ["victim@example.co.tz"]]
+    assert Lead.objects.count() == 4
+
+
+def test_a_capped_priced_lead_still_gets_its_invoice_link(capture):
+    service = make_service(price=Decimal("350000"))
+    _, first_invoice, first = capture(service=service, name=SPAM)
+    _, invoice, sent = capture(service=service, name=SPAM, company=SPAM, message=SPAM)
+
+    [ack] = _customer(first)
+    assert first_invoice.number in ack.body
+    [staff, invoice_email] = sent
+    assert staff.to == STAFF
+    assert invoice_email.to == ["victim@example.co.tz"]
+    assert invoice_email.subject == f"Your WeTech invoice {invoice.number}"
+    assert f"http://127.0.0.1:8000/invoices/{invoice.token}/" in invoice_email.body
+    assert invoice.number in invoice_email.body
+    assert "TZS 413,000" in invoice_email.body
+    assert "pills" not in invoice_email.body
+    assert "Hello" not in invoice_email.body
+    # Three priced leads in the hour: three invoice links, never an extra acknowledgement.
+    _, third_invoice, third = capture(service=service)
+    assert [m.subject for m in _customer(third)] == [f"Your WeTech invoice {third_invoice.number}"]

@@ -1,0 +1,148 @@
+from decimal import Decimal
+
+import pytest
+import requests
+
+from wetech.payments.gateways import get_azampay_client
+from wetech.payments.gateways.azampay import AzamPayClient, parse_callback
+from wetech.payments.gateways.base import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    GatewayMisconfigured,
+    MnoCheckoutRequest,
+)
+
+from .conftest import press
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CALLBACK_PATH = "/payments/azampay/callback/simulator-callback-secret-0123456789abcdef/"
+
+
+@pytest.fixture
+def client(simulator):
+    return get_azampay_client()
+
+
+def push(phone="0712345678", external_id="WT-2026-00042-A2"):
+    return MnoCheckoutRequest(
+        external_id=external_id,
+        phone=phone,
+        amount=Decimal("413000"),
+        currency="TZS",
+        provider="Mpesa",
+    )
+
+
+def test_the_phone_approves_and_azampay_calls_back(client, capture):
+    checkout = client.mno_checkout(push())
+
+    callback = capture.next()
+
+    assert (callback.method, callback.path) == ("POST", CALLBACK_PATH)
+    body = callback.json()
+    assert set(body) == {
+        "message",
+        "transactionstatus",
+        "operator",
+        "reference",
+        "externalreference",
+        "transid",
+        "utilityref",
+        "amount",
+        "msisdn",
+        "mnoreference",
+    }
+    parsed = parse_callback(body)
+    assert parsed.is_success
+    assert parsed.utility_ref == "WT-2026-00042-A2"
+    assert parsed.reference == checkout.transaction_id
+    assert parsed.amount == Decimal("413000")
+    assert parsed.msisdn == "255712345678"
+    assert parsed.operator == "Mpesa"
+    assert client.get_transaction_status(checkout.transaction_id, "Mpesa").status == COMPLETED
+
+
+def test_a_number_ending_in_000_declines(client, capture):
+    checkout = client.mno_checkout(push(phone="0712345000"))
+
+    body = capture.next().json()
+
+    assert body["transactionstatus"] == "failure"
+    assert not parse_callback(body).is_success
+    assert client.get_transaction_status(checkout.transaction_id, "Mpesa").status == FAILED
+
+
+def test_a_number_ending_in_999_never_answers(client, capture):
+    checkout = client.mno_checkout(push(phone="0712345999"))
+
+    assert client.get_transaction_status(checkout.transaction_id, "Mpesa").status == PENDING
+    assert capture.requests.empty()
+
+
+def test_a_bad_body_gets_a_problem_document(client, simulator):
+    answer = requests.post(
+        f"{simulator.url}/sandbox/azampay/checkout/azampay/mno/checkout",
+        json={"accountNumber": "+255712345678", "amount": "10.5", "currency": "KES"},
+        headers={"Authorization": f"Bearer {client.request_token()}"},
+        timeout=5,
+    )
+
+    assert answer.status_code == 400
+    assert set(answer.json()["errors"]) == {
+        "accountNumber",
+        "amount",
+        "currency",
+        "externalId",
+        "provider",
+    }
+
+
+def test_no_token_no_checkout(simulator):
+    answer = requests.post(
+        f"{simulator.url}/sandbox/azampay/checkout/azampay/mno/checkout", json={}, timeout=5
+    )
+
+    assert answer.status_code == 401
+    assert answer.json() == {"message": "Please Provide Valid Authorization", "status": "Error"}
+
+
+def test_wrong_credentials_get_423(simulator):
+    client = AzamPayClient(
+        auth_url=f"{simulator.url}/sandbox/azampay/auth",
+        checkout_url=f"{simulator.url}/sandbox/azampay/checkout",
+        app_name="wetech-simulator",
+        client_id="simulator-client",
+        client_secret="wrong",
+    )
+
+    with pytest.raises(GatewayMisconfigured, match="secret key has been expired"):
+        client.request_token()
+
+
+def test_hosted_checkout_pays_redirects_and_calls_back(client, capture, simulator):
+    url = client.post_checkout(
+        external_id="WT-2026-00042-A4",
+        amount=Decimal("413000"),
+        redirect_success_url=f"{capture.url}/invoices/abc/",
+        redirect_fail_url=f"{capture.url}/invoices/abc/?failed=1",
+        item_name="Website starter package",
+    )
+    assert url.startswith(f"{simulator.url}/sandbox/azampay/pay/")
+
+    answer = press(url, "pay")
+
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"{capture.url}/invoices/abc/"
+    body = capture.next().json()
+    assert (body["utilityref"], body["transactionstatus"]) == ("WT-2026-00042-A4", "success")
+
+
+def test_the_callback_goes_to_the_first_secret_of_a_rotation_list(simulator, capture, settings):
+    registered = "registered-callback-secret-0123456789abcdef"
+    settings.AZAMPAY_CALLBACK_SECRET = f"{registered}, older-callback-secret-0123456789abcdef"
+
+    get_azampay_client().mno_checkout(push())
+
+    assert capture.next().path == f"/payments/azampay/callback/{registered}/"
