@@ -4,7 +4,8 @@ The real site runs under gunicorn with the production configuration (`gunicorn.c
 workers), a few workers and threads, DEBUG off, on the test database, with Pesapal pointed at a
 loopback server that accepts connections and never answers. While the pay requests hang, a
 visitor's pages must answer as usual, and every pay request still gets the kind 503 within the
-retry deadline: the bulkhead (wetech/payments/gateways/bulkhead.py) refuses the calls over its limit at once.
+retry deadline: the bulkhead (wetech/payments/gateways/bulkhead.py) refuses the calls over its
+limit at once.
 """
 
 import json
