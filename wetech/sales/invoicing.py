@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from wetech.models import Invoice, InvoiceCounter, InvoiceLine, Lead
 from wetech.money import quantize, to_wire
-from wetech.payments.settlement import ledger_net_paid
+from wetech.sales.selectors import invoice_net_paid
 
 NUMBER_FORMAT = "WT-{year}-{sequence:05d}"
 
@@ -100,7 +100,7 @@ def invoice_status_payload(invoice: Invoice) -> dict:
         "status": invoice.status,
         "total": to_wire(invoice.total),
         "currency": invoice.currency,
-        "amount_paid": to_wire(ledger_net_paid(invoice)),
+        "amount_paid": to_wire(invoice_net_paid(invoice)),
         "payments": [
             {
                 "gateway": attempt.gateway,
