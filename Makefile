@@ -27,9 +27,11 @@ run: $(VENV)/.runtime
 ## make test: lint, the suite on SQLite, then again on PostgreSQL (+ Redis) when they answer.
 test: $(VENV)/.dev lint test-sqlite test-e2e test-postgres
 
+## make lint: ruff (lint + format), then the import-layer contracts in pyproject.toml.
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
@@ -63,4 +65,4 @@ bench: $(VENV)/.dev
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis artifacts
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis artifacts .grimp_cache .import_linter_cache
