@@ -1,4 +1,5 @@
-"""Reads about invoices: what the public pages, the status JSON and settlement need to know.
+"""Reads for the public pages: the catalogue on offer, and about invoices what the invoice page,
+the status JSON and settlement need to know.
 
 Selectors only read (services in `invoicing.py` and `leads.py` write). They read the payment
 attempts and the ledger through the models, never through `wetech.payments`: sales sits below
@@ -7,12 +8,19 @@ payments, which builds on it.
 
 from decimal import Decimal
 
-from wetech.models import Invoice, PaymentAttempt
+from django.db.models import QuerySet
+
+from wetech.models import Invoice, PaymentAttempt, Service
 from wetech.money import quantize, to_wire
 
 # How many attempts the page and the status JSON show; older ones are in the back office.
 PAGE_ATTEMPTS = 10
 STATUS_ATTEMPTS = 20
+
+
+def service_list_offered() -> QuerySet[Service]:
+    """The services a visitor may choose, in the catalogue's order."""
+    return Service.objects.active()
 
 
 def invoice_net_paid(invoice: Invoice) -> Decimal:
