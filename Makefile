@@ -25,11 +25,16 @@ run: $(VENV)/.runtime
 	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: lint, the suite on SQLite, then again on PostgreSQL (+ Redis) when they answer.
+## Timing-dependent drills (marker slow_drill) run in both passes; skip them locally with
+## `.venv/bin/pytest -m "not e2e and not slow_drill"`. Drills whose result does not depend on the
+## database (marker db_independent) run once, in the SQLite pass.
 test: $(VENV)/.dev lint test-sqlite test-e2e test-postgres
 
+## make lint: ruff (lint + format), then the import-layer contracts in pyproject.toml.
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
@@ -51,8 +56,8 @@ test-postgres: $(VENV)/.dev
 	@if timeout 2 bash -c '</dev/tcp/127.0.0.1/5432' 2>/dev/null; then \
 	  redis=""; \
 	  if timeout 2 bash -c '</dev/tcp/127.0.0.1/6379' 2>/dev/null; then redis="$(REDIS_TEST_URL)"; fi; \
-	  echo "== test suite on PostgreSQL$${redis:+ with Redis}"; \
-	  DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(VENV)/bin/pytest -q -m "not e2e"; \
+	  echo "== test suite on PostgreSQL$${redis:+ with Redis} (the db_independent drills ran in the SQLite pass: deselected here)"; \
+	  DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(VENV)/bin/pytest -q -m "not e2e and not db_independent"; \
 	else \
 	  echo "== PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL pass skipped"; \
 	fi
@@ -63,4 +68,4 @@ bench: $(VENV)/.dev
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis artifacts
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis artifacts .grimp_cache .import_linter_cache

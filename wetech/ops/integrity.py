@@ -25,8 +25,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, Sum, Value
-from django.db.models.functions import Abs, Coalesce
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from wetech.models import (
@@ -37,14 +37,14 @@ from wetech.models import (
     LedgerEntry,
     PaymentAttempt,
 )
+from wetech.models.invoices import HALF_CENT
 from wetech.models.payments import OPEN_STATUSES
-from wetech.payments.settlement import ledger_net_paid
+from wetech.money import quantize
 from wetech.sales.invoicing import NUMBER_FORMAT
 
 logger = logging.getLogger("wetech.integrity")
 
 DEFAULT_GRACE = timedelta(hours=1)
-HALF_CENT = Decimal("0.005")
 # quantity (2 places) x unit price (2 places) rounded to cents is off by at most 0.0050.
 LINE_ROUNDING = Decimal("0.00505")
 
@@ -176,51 +176,26 @@ def invoice_numbers_check(*, now: datetime, grace: timedelta) -> list[Finding]:
 # --- Paid state against the ledger ----------------------------------------------------------------
 
 
-def _with_ledger_net(invoices):
-    """The ledger's net per invoice in SQL: the rule of `settlement.ledger_net_paid`, which
-    `test_integrity` holds this to, so the filter can run over every invoice in one query."""
-    in_currency = Q(ledger_entries__currency=F("currency"))
-    zero = Value(Decimal("0"), output_field=MONEY)
-    return invoices.annotate(
-        ledger_in=Coalesce(
-            Sum(
-                "ledger_entries__amount",
-                filter=in_currency & Q(ledger_entries__kind=LedgerKind.PAYMENT),
-            ),
-            zero,
-            output_field=MONEY,
-        ),
-        ledger_out=Coalesce(
-            Sum(
-                "ledger_entries__amount",
-                filter=in_currency
-                & Q(ledger_entries__kind__in=[LedgerKind.REVERSAL, LedgerKind.REFUND]),
-            ),
-            zero,
-            output_field=MONEY,
-        ),
-    ).annotate(ledger_net=F("ledger_in") - F("ledger_out"))
-
-
 def invoice_paid_state_check(*, now: datetime, grace: timedelta) -> list[Finding]:
-    """Paid exactly when the ledger covers the total (as `settlement` derives it)."""
-    covered = Q(ledger_net__gt=F("total") - HALF_CENT) & Q(ledger_net__gt=HALF_CENT)
+    """Paid exactly when the ledger covers the total (`Invoice.is_covered_by`)."""
     candidates = (
         # Void invoices are left alone: money that reaches one is flagged for refund instead.
-        _with_ledger_net(Invoice.objects.filter(status__in=SETTLEABLE))
+        Invoice.objects.filter(status__in=SETTLEABLE)
+        .with_ledger_net()
         .filter(
-            (Q(status=InvoiceStatus.PAID) & ~covered)
-            | (Q(status__in=[InvoiceStatus.ISSUED, InvoiceStatus.NEEDS_REVIEW]) & covered)
+            Q(status=InvoiceStatus.PAID, ledger_covers=False)
+            | Q(status__in=[InvoiceStatus.ISSUED, InvoiceStatus.NEEDS_REVIEW], ledger_covers=True)
         )
         .only("pk", "number", "status", "total", "currency")
         .order_by("number")
     )
     findings = []
-    # Only disagreements reach here, so asking the settlement's own rule per row stays cheap.
+    # SQL allowed half a cent for SQLite's float sums; the exact rule has the last word.
     for invoice in candidates:
-        net = ledger_net_paid(invoice)
+        net = quantize(invoice.ledger_net)
         total = f"{_money(invoice.total)} {invoice.currency}"
-        if invoice.status == InvoiceStatus.PAID and not (net >= invoice.total and net > 0):
+        covered = invoice.is_covered_by(net)
+        if invoice.status == InvoiceStatus.PAID and not covered:
             findings.append(
                 Finding(
                     "invoice_paid_not_covered",
@@ -228,7 +203,7 @@ def invoice_paid_state_check(*, now: datetime, grace: timedelta) -> list[Finding
                     f"Marked paid, but its ledger nets {_money(net)} of {total}.",
                 )
             )
-        elif invoice.status != InvoiceStatus.PAID and net >= invoice.total and net > 0:
+        elif invoice.status != InvoiceStatus.PAID and covered:
             findings.append(
                 Finding(
                     "invoice_covered_not_paid",

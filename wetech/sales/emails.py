@@ -14,11 +14,10 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
+from wetech.emails import email_send
 from wetech.models import Invoice, Lead
 
 logger = logging.getLogger(__name__)
@@ -52,17 +51,6 @@ def invoice_absolute_url(invoice: Invoice) -> str:
     return f"{settings.SITE_URL}{invoice.get_absolute_url()}"
 
 
-def _send(*, template: str, to: list[str], context: dict, lead_id: int) -> None:
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
-    body = render_to_string(f"emails/{template}.txt", context)
-    try:
-        EmailMessage(subject=subject, body=body, to=to).send()
-    except Exception:
-        logger.exception("email %s for lead %s could not be sent", template, lead_id)
-    else:
-        logger.info("email %s for lead %s sent", template, lead_id)
-
-
 def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
     context = {
         "lead": lead,
@@ -72,17 +60,15 @@ def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
         "site_url": settings.SITE_URL,
         "admin_url": f"{settings.SITE_URL}{reverse('admin:wetech_lead_change', args=[lead.pk])}",
     }
+    reason = f"lead {lead.pk}"
     if settings.STAFF_EMAILS:
-        _send(
-            template="lead_staff",
-            to=list(settings.STAFF_EMAILS),
-            context=context,
-            lead_id=lead.pk,
+        email_send(
+            template="lead_staff", to=list(settings.STAFF_EMAILS), context=context, reason=reason
         )
     if not acknowledged_lately(lead):
-        _send(template="lead_acknowledgement", to=[lead.email], context=context, lead_id=lead.pk)
+        email_send(template="lead_acknowledgement", to=[lead.email], context=context, reason=reason)
     elif invoice is not None:
-        _send(template="invoice", to=[lead.email], context=context, lead_id=lead.pk)
+        email_send(template="invoice", to=[lead.email], context=context, reason=reason)
     else:
         logger.info(
             "email lead_acknowledgement for lead %s not sent: this address had one within %s",

@@ -1,4 +1,6 @@
-"""Invoices: drafting one for a lead, issuing it under a gapless per-year number, and its status.
+"""Invoices: drafting one for a lead and issuing it under a gapless per-year number.
+
+Reads (the status JSON, the page's payment state, the ledger's net) are in `selectors.py`.
 
 Numbers come from the year's `InvoiceCounter` row taken with `select_for_update` inside the
 transaction that issues the invoice: two issuers queue on the row lock, and a rollback gives the
@@ -13,8 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from wetech.models import Invoice, InvoiceCounter, InvoiceLine, Lead
-from wetech.money import quantize, to_wire
-from wetech.payments.settlement import ledger_net_paid
+from wetech.money import quantize
 
 NUMBER_FORMAT = "WT-{year}-{sequence:05d}"
 
@@ -91,22 +92,3 @@ def invoice_issue(*, invoice: Invoice) -> Invoice:
     invoice.status = Invoice.Status.ISSUED
     invoice.save()
     return invoice
-
-
-def invoice_status_payload(invoice: Invoice) -> dict:
-    """The `/invoices/<token>/status/` JSON of the contract (money as decimal strings)."""
-    return {
-        "number": invoice.number,
-        "status": invoice.status,
-        "total": to_wire(invoice.total),
-        "currency": invoice.currency,
-        "amount_paid": to_wire(ledger_net_paid(invoice)),
-        "payments": [
-            {
-                "gateway": attempt.gateway,
-                "status": attempt.status,
-                "reference": attempt.merchant_reference,
-            }
-            for attempt in invoice.payment_attempts.order_by("-created_at", "-pk")[:20]
-        ],
-    }

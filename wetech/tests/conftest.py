@@ -29,6 +29,37 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("ci")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A test served by `live_server` talks to a server thread over HTTP and polls for what it
+    does in the background: it is a timing-dependent drill wherever it lives. Runs before `-m`
+    selects, so `-m "not slow_drill"` skips these too."""
+    for item in items:
+        if "live_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow_drill)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the database-independent drills ran: `make test` runs them in the SQLite pass
+    and deselects them in the PostgreSQL pass, so each pass's counts show it."""
+    stats = terminalreporter.stats
+    ran = {
+        report.nodeid
+        for outcome in ("passed", "failed", "skipped", "error")
+        for report in stats.get(outcome, [])
+        if "db_independent" in getattr(report, "keywords", {})
+    }
+    deselected = [
+        item for item in stats.get("deselected", []) if item.get_closest_marker("db_independent")
+    ]
+    if ran:
+        terminalreporter.write_line(f"db_independent drills: {len(ran)} ran in this pass")
+    elif deselected:
+        terminalreporter.write_line(
+            f"db_independent drills: {len(deselected)} deselected (they run in the SQLite pass)"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Rate-limit counters, tokens and breaker state must not leak from one test to the next,

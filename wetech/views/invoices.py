@@ -7,18 +7,12 @@ from django.views.decorators.http import require_GET
 
 from wetech.forms import AzamPayForm
 from wetech.models import Invoice
-from wetech.payments.start import invoice_payment_state, payment_options
-from wetech.sales.invoicing import invoice_status_payload
+from wetech.payments.start import payment_options
+from wetech.sales.selectors import invoice_payment_state, invoice_public_get, invoice_status_payload
 
 
 def _public_invoice(token: str) -> Invoice:
-    # Drafts are not documents yet: nobody outside the back office sees them.
-    invoice = (
-        Invoice.objects.exclude(status=Invoice.Status.DRAFT)
-        .select_related("client")
-        .filter(token=token)
-        .first()
-    )
+    invoice = invoice_public_get(token=token)
     if invoice is None:
         raise Http404("no such invoice")
     return invoice

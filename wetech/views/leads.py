@@ -11,8 +11,8 @@ from wetech.forms import LeadForm
 from wetech.models import Lead
 from wetech.ratelimit import ratelimit
 from wetech.sales.emails import invoice_absolute_url
-from wetech.sales.invoicing import invoice_status_payload
 from wetech.sales.leads import lead_capture
+from wetech.sales.selectors import invoice_status_payload
 from wetech.views.errors import error_payload, rate_limited, wants_json
 from wetech.views.pages import lead_form_context, source_page_of
 

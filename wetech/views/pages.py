@@ -6,8 +6,9 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 
 from wetech.forms import LeadForm, lead_form_token
-from wetech.models import Lead, Service
+from wetech.models import Lead
 from wetech.money import format_rate_percent
+from wetech.sales.selectors import service_list_offered
 
 
 def _tracking_initial(request) -> dict:
@@ -35,14 +36,14 @@ def source_page_of(landing_page: str) -> str:
 
 def home(request):
     context = {
-        "services": Service.objects.active(),
+        "services": service_list_offered(),
         "tax_percent": format_rate_percent(settings.INVOICE_TAX_RATE),
     }
     return render(request, "pages/home.html", context)
 
 
 def service_detail(request, slug):
-    service = get_object_or_404(Service.objects.active(), slug=slug)
+    service = get_object_or_404(service_list_offered(), slug=slug)
     return render(request, "pages/service_detail.html", lead_form_context(request, service=service))
 
 

@@ -28,7 +28,7 @@ from wetech.payments.gateways.retry import breaker_states
 from wetech.tests.lead_helpers import lead_post, make_service
 from wetech.tests.payment_helpers import configure_gateways, issued_invoice
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.db_independent]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PESAPAL = "https://pesapal.drill/pesapalv3"

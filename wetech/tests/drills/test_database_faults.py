@@ -204,6 +204,7 @@ def _hammer(base, stop: threading.Event, started_at: float, worker: int) -> list
     return results
 
 
+@pytest.mark.slow_drill
 @pytest.mark.django_db(transaction=True)
 def test_database_gone_under_load(site_through_proxy):
     base, proxy = site_through_proxy
@@ -265,6 +266,7 @@ def failing_view(settings):
     return urls_db_failing
 
 
+@pytest.mark.db_independent
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
 def test_a_database_outage_is_a_503_with_retry_after_not_a_500(failing_view, error, caplog):
     failing_view.raise_next = error("could not connect to server: db-primary.internal:5432")
@@ -279,6 +281,7 @@ def test_a_database_outage_is_a_503_with_retry_after_not_a_500(failing_view, err
     assert logged and logged[-1].levelname == "ERROR" and logged[-1].exc_info
 
 
+@pytest.mark.db_independent
 def test_a_database_outage_answers_json_clients_in_the_contract_shape(failing_view):
     failing_view.raise_next = OperationalError("server closed the connection unexpectedly")
     response = HttpClient(raise_request_exception=False).get(
@@ -292,6 +295,7 @@ def test_a_database_outage_answers_json_clients_in_the_contract_shape(failing_vi
     assert "server closed" not in response.content.decode()
 
 
+@pytest.mark.db_independent
 def test_other_errors_are_still_a_500(failing_view):
     failing_view.raise_next = RuntimeError("a real bug")
     response = HttpClient(raise_request_exception=False).get("/db-outage/")

@@ -146,6 +146,8 @@ def _get(base: str, path: str) -> tuple[int | None, float, float]:
     return status, started, time.monotonic()
 
 
+@pytest.mark.slow_drill
+@pytest.mark.db_independent
 @pytest.mark.django_db(transaction=True)
 def test_pages_answer_while_pesapal_hangs_and_customers_press_pay(gunicorn_site, silent_pesapal):
     base, logs = gunicorn_site
@@ -210,6 +212,7 @@ def test_pages_answer_while_pesapal_hangs_and_customers_press_pay(gunicorn_site,
 # --- the pay views answer a refused call with the kind 503 ---------------------------------------
 
 
+@pytest.mark.db_independent
 @pytest.mark.django_db
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_pay_over_the_bulkhead_limit_gets_the_kind_503_and_nothing_is_sent(

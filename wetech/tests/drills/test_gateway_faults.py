@@ -20,7 +20,7 @@ from wetech.payments.gateways.retry import CLOSED, OPEN, CircuitBreaker
 from wetech.tests.payment_helpers import configure_gateways, issued_invoice
 
 Status = PaymentAttempt.Status
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.db_independent]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 UNAVAILABLE_TEXT = "We cannot reach Pesapal right now, so no payment was started."
@@ -138,6 +138,7 @@ def silent_server():
     server.close()
 
 
+@pytest.mark.slow_drill
 @pytest.mark.parametrize("hangs", ["token", "order"])
 def test_a_hanging_gateway_gets_the_kind_503_page_within_the_deadline(
     client, settings, invoice, silent_server, hangs

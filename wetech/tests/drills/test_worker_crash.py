@@ -65,6 +65,7 @@ def _database_url() -> str:
     )
 
 
+@pytest.mark.slow_drill
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_settlement_rolls_back_and_the_reconciler_credits_once(
     settings, monkeypatch

@@ -2,14 +2,17 @@ from decimal import Decimal
 
 import pytest
 
-from wetech.models import Client, Invoice, InvoiceLine, InvoiceLocked
+from wetech.models import Client, Invoice, InvoiceLine, InvoiceLocked, LedgerEntry, PaymentAttempt
+from wetech.money import quantize
 from wetech.sales.invoicing import invoice_issue, invoice_totals_compute
 
 pytestmark = pytest.mark.django_db
 
 
 def _draft(**overrides):
-    client = Client.objects.create(name="Asha", email="asha@example.co.tz", phone="+255712345678")
+    client, _ = Client.objects.get_or_create(
+        email="asha@example.co.tz", defaults={"name": "Asha", "phone": "+255712345678"}
+    )
     fields = {
         "client": client,
         "client_name": "Asha",
@@ -149,3 +152,85 @@ def test_draft_lines_can_still_change():
     line.save()
     line.delete()
     assert not invoice.lines.exists()
+
+
+# --- Whether money covers an invoice --------------------------------------------------------------
+
+
+def _ledger(invoice, *entries):
+    """Book (kind, amount, currency) entries on `invoice` through one attempt of its own."""
+    attempt = PaymentAttempt.objects.create(
+        invoice=invoice,
+        gateway="pesapal",
+        merchant_reference=f"{invoice.number}-TEST",
+        amount=invoice.total,
+        currency=invoice.currency,
+    )
+    for position, (kind, amount, currency) in enumerate(entries):
+        LedgerEntry.objects.create(
+            invoice=invoice,
+            attempt=attempt,
+            kind=kind,
+            amount=Decimal(amount),
+            currency=currency,
+            gateway="pesapal",
+            gateway_reference=f"{invoice.number}-{position}",
+        )
+
+
+@pytest.mark.parametrize(
+    ("total", "net", "covered"),
+    [
+        ("118.00", "118.00", True),
+        ("118.00", "118.01", True),  # overpaid is paid (the surplus is a refund question)
+        ("118.00", "117.99", False),
+        ("118.00", "0.00", False),
+        ("118.00", "-5.00", False),
+        ("0.00", "0.00", False),  # nothing never covers anything
+        ("0.00", "0.01", True),
+    ],
+)
+def test_an_invoice_is_covered_by_a_positive_net_of_at_least_its_total(total, net, covered):
+    assert Invoice(total=Decimal(total)).is_covered_by(Decimal(net)) is covered
+
+
+def test_the_ledger_net_in_sql_is_payments_less_reversals_and_refunds_in_its_currency():
+    invoice = invoice_issue(invoice=_draft())  # TZS 118.00
+    _ledger(
+        invoice,
+        (LedgerEntry.Kind.PAYMENT, "118.00", "TZS"),
+        (LedgerEntry.Kind.PAYMENT, "50.10", "TZS"),
+        (LedgerEntry.Kind.REVERSAL, "50.10", "TZS"),
+        (LedgerEntry.Kind.REFUND, "0.05", "TZS"),
+        (LedgerEntry.Kind.PAYMENT, "999.00", "KES"),  # another currency never counts
+    )
+    untouched = invoice_issue(invoice=_draft())
+
+    rows = {row.pk: row for row in Invoice.objects.with_ledger_net()}
+
+    assert quantize(rows[invoice.pk].ledger_net) == Decimal("117.95")
+    assert rows[invoice.pk].ledger_covers is False
+    assert quantize(rows[untouched.pk].ledger_net) == Decimal("0.00")
+    assert rows[untouched.pk].ledger_covers is False
+
+
+@pytest.mark.parametrize(
+    ("amounts", "covered"),
+    [
+        (["100.10", "17.90"], True),
+        (["100.10", "17.89"], False),
+        (["118.00", "0.01"], True),
+        ([], False),
+    ],
+)
+def test_the_sql_rule_agrees_with_is_covered_by(amounts, covered):
+    """`ledger_covers` filters in SQL what `is_covered_by` says, cents summed on any database
+    (SQLite adds them in floating point)."""
+    invoice = invoice_issue(invoice=_draft())  # TZS 118.00
+    _ledger(invoice, *[(LedgerEntry.Kind.PAYMENT, amount, "TZS") for amount in amounts])
+
+    row = Invoice.objects.with_ledger_net().get(pk=invoice.pk)
+
+    assert row.ledger_covers is covered
+    assert invoice.is_covered_by(quantize(row.ledger_net)) is covered
+    assert list(Invoice.objects.with_ledger_net().filter(ledger_covers=covered)) == [invoice]

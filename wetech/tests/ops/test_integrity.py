@@ -19,8 +19,8 @@ from wetech.models import (
 )
 from wetech.ops import integrity
 from wetech.ops.integrity import Finding, integrity_audit, invoice_numbers_audit
-from wetech.payments.settlement import ledger_net_paid
 from wetech.sales.invoicing import invoice_issue
+from wetech.sales.selectors import invoice_net_paid
 from wetech.tests.integrity_helpers import (
     build_world,
     checks_off,
@@ -241,8 +241,10 @@ def test_cents_summed_in_the_database_compare_exactly(world):
     assert integrity_audit() == []
 
 
-def test_the_sql_net_agrees_with_the_settlement_rule(world):
-    """The audit filters on a SQL version of `ledger_net_paid`; both must say the same."""
+def test_the_sql_net_agrees_with_the_ledger_rule(world):
+    """The audit filters on `Invoice.objects.with_ledger_net()`, which the status page and
+    settlement read too (`invoice_net_paid`): it must be the ledger's own rule, the signed
+    amounts in the invoice's currency, added up here row by row."""
     extra = issued_invoice(unit_price=Decimal("1000.10"))
     attempt = open_attempt(extra)
     settle_completed(attempt)
@@ -260,10 +262,23 @@ def test_the_sql_net_agrees_with_the_settlement_rule(world):
             gateway="azampay",
             gateway_reference=f"{attempt.gateway_reference}-{suffix}",
         )
-    invoices = integrity._with_ledger_net(Invoice.objects.all())
-    nets = {invoice.pk: invoice.ledger_net.quantize(Decimal("0.01")) for invoice in invoices}
-    expected = {invoice.pk: ledger_net_paid(invoice) for invoice in Invoice.objects.all()}
+    nets = {
+        invoice.pk: invoice.ledger_net.quantize(Decimal("0.01"))
+        for invoice in Invoice.objects.with_ledger_net()
+    }
+    expected = {
+        invoice.pk: sum(
+            (
+                entry.signed_amount
+                for entry in invoice.ledger_entries.all()
+                if entry.currency == invoice.currency
+            ),
+            Decimal("0.00"),
+        )
+        for invoice in Invoice.objects.all()
+    }
     assert nets == expected
+    assert nets == {invoice.pk: invoice_net_paid(invoice) for invoice in Invoice.objects.all()}
     assert nets[extra.pk] == extra.total - Decimal("500.15")
 
 

@@ -33,7 +33,7 @@ from wetech.payments.start import (
     payment_start_azampay,
     payment_start_pesapal,
 )
-from wetech.sales.invoicing import invoice_status_payload
+from wetech.sales.selectors import invoice_status_payload
 from wetech.tests.payment_helpers import (
     azampay_callback_body,
     issued_invoice,

@@ -1,5 +1,7 @@
 """The lead emails: the customer's acknowledgement is no spam relay, staff's email is unchanged."""
 
+import logging
+import socket
 from decimal import Decimal
 
 import pytest
@@ -105,3 +107,28 @@ def test_a_capped_priced_lead_still_gets_its_invoice_link(capture):
     # Three priced leads in the hour: three invoice links, never an extra acknowledgement.
     _, third_invoice, third = capture(service=service)
     assert [m.subject for m in _customer(third)] == [f"Your WeTech invoice {third_invoice.number}"]
+
+
+def test_a_mail_server_that_is_down_keeps_the_lead_and_logs_each_email(
+    django_capture_on_commit_callbacks, caplog
+):
+    caplog.set_level(logging.INFO, logger="wetech.emails")
+    with socket.socket() as probe:  # a local port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with (
+        override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=closed_port,
+            EMAIL_TIMEOUT=2,
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        lead, _ = lead_capture(name="Asha Mwinyi", **PERSON)
+
+    assert Lead.objects.filter(pk=lead.pk).exists()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "wetech.emails"] == [
+        ("ERROR", f"email lead_staff for lead {lead.pk} could not be sent"),
+        ("ERROR", f"email lead_acknowledgement for lead {lead.pk} could not be sent"),
+    ]
