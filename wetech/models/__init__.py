@@ -1,10 +1,17 @@
+from wetech.models.audit import AuditEntry, AuditEntryLocked
 from wetech.models.catalog import Service
 from wetech.models.invoices import Invoice, InvoiceCounter, InvoiceLine, InvoiceLocked
 from wetech.models.leads import Client, Lead
 from wetech.models.payments import GatewayNotification, LedgerEntry, PaymentAttempt
+from wetech.models.refunds import CreditNote, CreditNoteCounter, Refund
+from wetech.models.review import ReviewCase
 
 __all__ = [
+    "AuditEntry",
+    "AuditEntryLocked",
     "Client",
+    "CreditNote",
+    "CreditNoteCounter",
     "GatewayNotification",
     "Invoice",
     "InvoiceCounter",
@@ -13,5 +20,7 @@ __all__ = [
     "Lead",
     "LedgerEntry",
     "PaymentAttempt",
+    "Refund",
+    "ReviewCase",
     "Service",
 ]

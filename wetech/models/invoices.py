@@ -91,6 +91,7 @@ class Invoice(models.Model):
         PAID = "paid", "Paid"
         VOID = "void", "Void"
         NEEDS_REVIEW = "needs_review", "Needs review"
+        REFUNDED = "refunded", "Refunded"
 
     # What an issued invoice states; see the module docstring.
     FROZEN_FIELDS = (
@@ -101,6 +102,7 @@ class Invoice(models.Model):
         "client_email",
         "client_phone",
         "client_company",
+        "client_tin",
         "currency",
         "subtotal",
         "tax_rate",
@@ -127,6 +129,8 @@ class Invoice(models.Model):
     client_email = models.EmailField(max_length=254)
     client_phone = models.CharField(max_length=20)
     client_company = models.CharField(max_length=120, blank=True)
+    # The buyer's Tanzanian TIN (9 digits) when they gave one: a tax invoice shows it.
+    client_tin = models.CharField(max_length=9, blank=True, default="")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)

@@ -38,6 +38,8 @@ class Lead(models.Model):
     email = models.EmailField(max_length=254)
     phone = models.CharField(max_length=20)
     company = models.CharField(max_length=120, blank=True)
+    # Taxpayer Identification Number, 9 digits without dashes (optional).
+    tin = models.CharField(max_length=9, blank=True, default="")
     message = models.TextField(blank=True)
     source_page = models.CharField(max_length=200, blank=True, help_text="Path the form was on.")
     landing_page = models.CharField(max_length=500, blank=True)
