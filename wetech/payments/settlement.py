@@ -2,7 +2,7 @@
 
 Every source (Pesapal browser return and IPN, AzamPay callback, the reconciler, the admin's
 "re-check now") first learns the truth from the gateway, outside any transaction, as a
-`GatewayFinding`, then calls `attempt_settle`, which:
+`PaymentFinding`, then calls `attempt_settle`, which:
 
 - locks the attempt, then its invoice (always in that order, so two settlers never deadlock);
 - moves the attempt only forward: a late "failed" never overwrites "completed", "pending" or
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from wetech.models import Invoice, LedgerEntry, PaymentAttempt
 from wetech.payments import emails as payment_emails
-from wetech.payments.gateways.base import COMPLETED, FAILED, INVALID, PENDING, REVERSED
+from wetech.payments.gateways.base import AttemptRef, PaymentFinding, PaymentStatus
 
 logger = logging.getLogger("wetech.payments")
 
@@ -40,20 +40,6 @@ FAILABLE = frozenset({Status.INITIATED, Status.PENDING, Status.EXPIRED})
 
 
 @dataclass(frozen=True)
-class GatewayFinding:
-    """What the authoritative source says about one attempt (`status`: gateways.base states)."""
-
-    status: str
-    amount: Decimal | None = None
-    currency: str = ""
-    merchant_reference: str = ""
-    gateway_reference: str = ""
-    confirmation_code: str = ""
-    payment_method: str = ""
-    detail: str = ""
-
-
-@dataclass(frozen=True)
 class SettleResult:
     attempt: PaymentAttempt
     changed: bool
@@ -64,6 +50,19 @@ class SettleResult:
     @property
     def needs_person(self) -> bool:
         return self.attempt.status == Status.NEEDS_REVIEW or self.attempt.needs_refund
+
+
+def attempt_ref(attempt: PaymentAttempt, *, gateway_reference: str = "") -> AttemptRef:
+    """What a gateway needs to ask about the attempt. `gateway_reference` stands in for the
+    attempt's own only while the gateway has not given us one (e.g. a push whose answer was
+    lost, named by its callback)."""
+    return AttemptRef(
+        merchant_reference=attempt.merchant_reference,
+        gateway_reference=attempt.gateway_reference or gateway_reference,
+        amount=attempt.amount,
+        currency=attempt.currency,
+        provider=attempt.provider,
+    )
 
 
 def ledger_net_paid(invoice: Invoice) -> Decimal:
@@ -81,7 +80,7 @@ def ledger_net_paid(invoice: Invoice) -> Decimal:
     return (paid - taken_back).quantize(Decimal("0.01"))
 
 
-def _mismatches(attempt: PaymentAttempt, finding: GatewayFinding) -> list[str]:
+def _mismatches(attempt: PaymentAttempt, finding: PaymentFinding) -> list[str]:
     problems = []
     if finding.amount is None or finding.amount != attempt.amount:
         problems.append(f"amount {finding.amount} instead of {attempt.amount}")
@@ -225,7 +224,7 @@ def _reverse(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool]:
     return False, True
 
 
-def attempt_settle(*, attempt_id: int, finding: GatewayFinding, source: str) -> SettleResult:
+def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> SettleResult:
     """Apply `finding` to the attempt under row locks (attempt, then invoice)."""
     now = timezone.now()
     alerts: list[tuple[str, str]] = []
@@ -236,15 +235,15 @@ def attempt_settle(*, attempt_id: int, finding: GatewayFinding, source: str) -> 
         attempt.last_checked_at = now
         attempt.check_count += 1
         changed = duplicate = paid_now = False
-        if finding.status == COMPLETED:
+        if finding.status == PaymentStatus.COMPLETED:
             changed, duplicate, paid_now = _complete(
                 attempt, invoice, finding, now=now, alerts=alerts
             )
-        elif finding.status == FAILED:
+        elif finding.status == PaymentStatus.FAILED:
             changed, duplicate = _fail(attempt, finding)
-        elif finding.status == REVERSED:
+        elif finding.status == PaymentStatus.REVERSED:
             changed, duplicate = _reverse(attempt, invoice, finding, now=now, alerts=alerts)
-        elif finding.status not in (PENDING, INVALID):
+        elif finding.status not in (PaymentStatus.PENDING, PaymentStatus.INVALID):
             raise ValueError(f"unknown payment state {finding.status!r}")
         attempt.save()
         if changed:

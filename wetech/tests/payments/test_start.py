@@ -11,28 +11,17 @@ from django.test import RequestFactory
 
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
 from wetech.payments.gateways.base import (
-    COMPLETED,
-    FAILED,
-    INVALID,
-    PENDING,
-    REVERSED,
     GatewayOutcomeUnknown,
     GatewayRejected,
     GatewayUnavailable,
-)
-from wetech.payments.inbox import (
     MalformedNotification,
-    azampay_callback_process,
-    notification_record,
-    pesapal_notification_process,
+    PaymentFinding,
+    PaymentStatus,
 )
+from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.reconcile import attempt_recheck
-from wetech.payments.settlement import GatewayFinding, attempt_settle, ledger_net_paid
-from wetech.payments.start import (
-    PaymentNotAllowed,
-    payment_start_azampay,
-    payment_start_pesapal,
-)
+from wetech.payments.settlement import attempt_settle, ledger_net_paid
+from wetech.payments.start import PaymentNotAllowed, payment_start
 from wetech.sales.invoicing import invoice_status_payload
 from wetech.tests.payment_helpers import (
     azampay_callback_body,
@@ -63,7 +52,7 @@ def _ipn(attempt, *, method="GET", kind="ipn", bypass_window=False, **fields):
             "/payments/pesapal/ipn/", json.dumps(params), content_type="application/json"
         )
     notification = notification_record(gateway="pesapal", kind=kind, request=request)
-    return pesapal_notification_process(notification=notification, bypass_window=bypass_window)
+    return notification_process(notification=notification, bypass_window=bypass_window)
 
 
 def _azampay_callback(body):
@@ -71,11 +60,11 @@ def _azampay_callback(body):
         "/payments/azampay/callback/x/", json.dumps(body), content_type="application/json"
     )
     notification = notification_record(gateway="azampay", kind="callback", request=request)
-    return azampay_callback_process(notification=notification)
+    return notification_process(notification=notification)
 
 
 def _started(invoice) -> PaymentAttempt:
-    return payment_start_pesapal(invoice=invoice).attempt
+    return payment_start(invoice=invoice, gateway="pesapal").attempt
 
 
 def _receipts():
@@ -132,20 +121,24 @@ class TestStart:
     ):
         pesapal.submit_error = error
         with pytest.raises(type(error)):
-            payment_start_pesapal(invoice=invoice)
+            payment_start(invoice=invoice, gateway="pesapal")
         attempt = PaymentAttempt.objects.get()
         assert attempt.status == status
         assert attempt.status_detail
 
     def test_azampay_push_unknown_outcome_stays_pending(self, azampay, invoice):
         azampay.checkout_error = GatewayOutcomeUnknown("timeout", gateway="azampay")
-        started = payment_start_azampay(invoice=invoice, phone="+255712345678", provider="Mpesa")
+        started = payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
+        )
         assert started.uncertain
         assert started.attempt.status == Status.PENDING
         assert started.attempt.gateway_reference == ""
 
     def test_azampay_push(self, azampay, invoice):
-        started = payment_start_azampay(invoice=invoice, phone="+255712345678", provider="Tigo")
+        started = payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Tigo"
+        )
         push = azampay.pushes[0]
         assert push.external_id == started.attempt.merchant_reference
         assert (push.phone, push.provider, push.amount) == (
@@ -161,14 +154,16 @@ class TestStart:
         Invoice.objects.filter(pk=invoice.pk).update(status=status)
         invoice.refresh_from_db()
         with pytest.raises(PaymentNotAllowed):
-            payment_start_pesapal(invoice=invoice)
+            payment_start(invoice=invoice, gateway="pesapal")
         assert not PaymentAttempt.objects.exists()
         assert pesapal.orders == []
 
     def test_azampay_is_not_offered_for_cents(self, azampay):
         invoice = issued_invoice(unit_price=Decimal("0.25"))  # total 0.30
         with pytest.raises(PaymentNotAllowed):
-            payment_start_azampay(invoice=invoice, phone="+255712345678", provider="Mpesa")
+            payment_start(
+                gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
+            )
 
 
 # --- settling ---------------------------------------------------------------------------------
@@ -180,7 +175,7 @@ class TestSettle:
         self, pesapal, invoice, django_capture_on_commit_callbacks
     ):
         attempt = _started(invoice)
-        pesapal.answer(attempt, COMPLETED)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
         with django_capture_on_commit_callbacks(execute=True):
             browser = _ipn(attempt, kind="browser_return", OrderNotificationType="CALLBACKURL")
             ipn = _ipn(attempt, method="POST")
@@ -220,7 +215,7 @@ class TestSettle:
         assert PaymentAttempt.objects.get().status == Status.PENDING
         assert not LedgerEntry.objects.exists()
 
-    @pytest.mark.parametrize("status", [PENDING, INVALID])
+    @pytest.mark.parametrize("status", [PaymentStatus.PENDING, PaymentStatus.INVALID])
     def test_known_reference_while_gateway_says_pending_changes_nothing(
         self, pesapal, invoice, status
     ):
@@ -236,7 +231,7 @@ class TestSettle:
 
     def test_foreign_merchant_reference_is_rejected_without_asking(self, pesapal, invoice):
         attempt = _started(invoice)
-        pesapal.answer(attempt, COMPLETED)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
         outcome = _ipn(attempt, OrderMerchantReference="WT-2026-99999-DEADBEEF")
         assert outcome.result == Result.REJECTED
         assert pesapal.status_calls == []
@@ -255,7 +250,7 @@ class TestSettle:
         self, pesapal, invoice, changes, django_capture_on_commit_callbacks
     ):
         attempt = _started(invoice)
-        pesapal.answer(attempt, COMPLETED, **changes)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED, **changes)
         with django_capture_on_commit_callbacks(execute=True):
             outcome = _ipn(attempt)
         assert outcome.result == Result.APPLIED
@@ -270,9 +265,9 @@ class TestSettle:
 
     def test_late_failure_never_overwrites_completed(self, pesapal, invoice):
         attempt = _started(invoice)
-        pesapal.answer(attempt, COMPLETED)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
         _ipn(attempt)
-        pesapal.answer(attempt, FAILED)
+        pesapal.answer(attempt, PaymentStatus.FAILED)
         outcome = _ipn(attempt)
         assert outcome.result == Result.DUPLICATE
         attempt.refresh_from_db()
@@ -283,11 +278,11 @@ class TestSettle:
         # The two IPNs arrive further apart than the status window (status_queries).
         settings.GATEWAY_STATUS_COALESCE_SECONDS = 0
         attempt = _started(invoice)
-        pesapal.answer(attempt, FAILED)
+        pesapal.answer(attempt, PaymentStatus.FAILED)
         _ipn(attempt)
         attempt.refresh_from_db()
         assert attempt.status == Status.FAILED
-        pesapal.answer(attempt, COMPLETED)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
         _ipn(attempt)
         assert Invoice.objects.get().status == Invoice.Status.PAID
 
@@ -297,10 +292,10 @@ class TestSettle:
         # The reversal comes long after the completion: further apart than the status window.
         settings.GATEWAY_STATUS_COALESCE_SECONDS = 0
         attempt = _started(invoice)
-        pesapal.answer(attempt, COMPLETED)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
         with django_capture_on_commit_callbacks(execute=True):
             _ipn(attempt)
-            pesapal.answer(attempt, REVERSED)
+            pesapal.answer(attempt, PaymentStatus.REVERSED)
             outcome = _ipn(attempt)
             again = _ipn(attempt)
         assert (outcome.result, again.result) == (Result.APPLIED, Result.DUPLICATE)
@@ -321,10 +316,10 @@ class TestSettle:
         self, pesapal, azampay, invoice, django_capture_on_commit_callbacks
     ):
         pesapal_attempt = _started(invoice)
-        azampay_attempt = payment_start_azampay(
-            invoice=invoice, phone="+255712345678", provider="Mpesa"
+        azampay_attempt = payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
         ).attempt
-        pesapal.answer(pesapal_attempt, COMPLETED)
+        pesapal.answer(pesapal_attempt, PaymentStatus.COMPLETED)
         with django_capture_on_commit_callbacks(execute=True):
             _ipn(pesapal_attempt)
             outcome = _azampay_callback(azampay_callback_body(azampay_attempt))
@@ -343,7 +338,7 @@ class TestSettle:
     def test_expired_attempt_still_credits_a_late_success(self, pesapal, invoice):
         attempt = _started(invoice)
         PaymentAttempt.objects.filter(pk=attempt.pk).update(status=Status.EXPIRED)
-        pesapal.answer(attempt, COMPLETED)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
         assert _ipn(attempt).result == Result.APPLIED
         assert Invoice.objects.get().status == Invoice.Status.PAID
 
@@ -362,15 +357,15 @@ class TestSettle:
         )
         notification = notification_record(gateway="pesapal", kind="ipn", request=request)
         with pytest.raises(MalformedNotification):
-            pesapal_notification_process(notification=notification)
+            notification_process(notification=notification)
         notification.refresh_from_db()
         assert notification.result == Result.REJECTED
         assert notification.body == "{not json"
 
     def test_settle_directly_with_a_finding(self, invoice, pesapal):
         attempt = _started(invoice)
-        finding = GatewayFinding(
-            status=COMPLETED,
+        finding = PaymentFinding(
+            status=PaymentStatus.COMPLETED,
             amount=Decimal("413000"),
             currency="tzs",
             merchant_reference=attempt.merchant_reference,
@@ -383,8 +378,8 @@ class TestSettle:
 @pytest.mark.django_db
 class TestAzamPayCallback:
     def _attempt(self, invoice):
-        return payment_start_azampay(
-            invoice=invoice, phone="+255712345678", provider="Mpesa"
+        return payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
         ).attempt
 
     def test_success_pays_and_stores_the_raw_body_without_the_phone(self, azampay, invoice):
@@ -429,7 +424,7 @@ class TestAzamPayCallback:
         settings.AZAMPAY_STATUS_QUERY = status_query
         attempt = self._attempt(invoice)
         assert attempt.gateway_reference
-        azampay.statuses[attempt.gateway_reference] = COMPLETED
+        azampay.statuses[attempt.gateway_reference] = PaymentStatus.COMPLETED
         body = azampay_callback_body(attempt)
         for key in ("reference", "transid", "externalreference"):
             del body[key]
@@ -484,7 +479,7 @@ class TestAzamPayCallback:
         outcome = _azampay_callback(azampay_callback_body(attempt))
         assert outcome.result == Result.IGNORED  # AzamPay still says pending
         assert Invoice.objects.get().status == Invoice.Status.ISSUED
-        azampay.statuses[attempt.gateway_reference] = COMPLETED
+        azampay.statuses[attempt.gateway_reference] = PaymentStatus.COMPLETED
         assert _azampay_callback(azampay_callback_body(attempt)).result == Result.APPLIED
         assert Invoice.objects.get().status == Invoice.Status.PAID
 
@@ -498,7 +493,7 @@ class TestAzamPayCallback:
 def test_twenty_concurrent_duplicate_ipns_credit_once(on_postgres, pesapal):
     invoice = issued_invoice()
     attempt = _started(invoice)
-    pesapal.answer(attempt, COMPLETED)
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
     barrier = threading.Barrier(20)
     results, errors = [], []
 

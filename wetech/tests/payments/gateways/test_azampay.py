@@ -9,25 +9,23 @@ from responses import matchers
 from wetech.payments.gateways.azampay import (
     PROVIDERS,
     AzamPayClient,
+    MnoCheckoutRequest,
     azampay_amount,
     canonical_provider,
     normalize_msisdn,
     parse_callback,
 )
 from wetech.payments.gateways.base import (
-    COMPLETED,
-    PENDING,
     GatewayMisconfigured,
     GatewayOutcomeUnknown,
     GatewayRejected,
-    MnoCheckoutRequest,
+    PaymentStatus,
 )
 
 from .conftest import AZAMPAY_AUTH, AZAMPAY_CHECKOUT, add_azampay_token, fixture_json, fixture_text
 
 TOKEN = fixture_json("azampay/token.json")["data"]["accessToken"]
 MNO_URL = f"{AZAMPAY_CHECKOUT}/azampay/mno/checkout"
-POST_CHECKOUT_URL = f"{AZAMPAY_CHECKOUT}/api/v1/Partner/PostCheckout"
 STATUS_URL = f"{AZAMPAY_CHECKOUT}/api/v1/partner/gettransactionstatus"
 
 
@@ -192,66 +190,6 @@ def test_amounts_are_whole_shilling_strings():
         azampay_amount(413000)
 
 
-def test_post_checkout_returns_the_bare_url(http, azampay):
-    add_azampay_token(http)
-    http.post(POST_CHECKOUT_URL, body=fixture_text("azampay/post_checkout.txt"))
-
-    url = azampay.post_checkout(
-        external_id="WT-2026-00042-A4",
-        amount=Decimal("413000"),
-        redirect_success_url="https://wetech.example/invoices/abc/",
-        redirect_fail_url="https://wetech.example/invoices/abc/?failed=1",
-        item_name="Website starter package",
-    )
-
-    assert url == fixture_text("azampay/post_checkout.txt")
-    call = http.calls[1]
-    assert_authorised(call)
-    assert json.loads(call.request.body) == {
-        "appName": "wetech",
-        "clientId": "test-client-id",
-        "vendorId": "",
-        "vendorName": "WeTech",
-        "language": "en",
-        "currency": "TZS",
-        "externalId": "WT-2026-00042-A4",
-        "requestOrigin": "https://wetech.example",
-        "redirectSuccessURL": "https://wetech.example/invoices/abc/",
-        "redirectFailURL": "https://wetech.example/invoices/abc/?failed=1",
-        "amount": "413000",
-        "cart": {"items": [{"name": "Website starter package"}]},
-    }
-
-
-def test_post_checkout_accepts_a_json_quoted_url(http, azampay):
-    add_azampay_token(http)
-    http.post(POST_CHECKOUT_URL, body='"https://sandbox.azampay.co.tz/checkout/x"')
-
-    url = azampay.post_checkout(
-        external_id="A",
-        amount=Decimal("1000"),
-        redirect_success_url="https://a.example/",
-        redirect_fail_url="https://a.example/",
-        item_name="x",
-    )
-
-    assert url == "https://sandbox.azampay.co.tz/checkout/x"
-
-
-def test_post_checkout_that_is_not_a_url_is_a_rejection(http, azampay):
-    add_azampay_token(http)
-    http.post(POST_CHECKOUT_URL, json={"success": False, "message": "Vendor not found"})
-
-    with pytest.raises(GatewayRejected, match="Vendor not found"):
-        azampay.post_checkout(
-            external_id="A",
-            amount=Decimal("1000"),
-            redirect_success_url="https://a.example/",
-            redirect_fail_url="https://a.example/",
-            item_name="x",
-        )
-
-
 def test_status_query(http, azampay):
     add_azampay_token(http)
     http.get(
@@ -267,7 +205,7 @@ def test_status_query(http, azampay):
     result = azampay.get_transaction_status("b85e9719a7c64b8c9a0f3e1d2c3b4a59", "mpesa")
 
     assert_authorised(http.calls[1])
-    assert result.status == PENDING
+    assert result.status == PaymentStatus.PENDING
     assert result.transaction_id == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
 
 
@@ -275,7 +213,7 @@ def test_status_query_success(http, azampay):
     add_azampay_token(http)
     http.get(STATUS_URL, body=fixture_text("azampay/status_success.json"))
 
-    assert azampay.get_transaction_status("t", "Tigo").status == COMPLETED
+    assert azampay.get_transaction_status("t", "Tigo").status == PaymentStatus.COMPLETED
 
 
 def test_status_query_is_refused_unless_configured(azampay):

@@ -1,16 +1,20 @@
 import pytest
 
-from wetech.payments.gateways import (
-    azampay_configured,
-    get_azampay_client,
-    get_pesapal_client,
-    pesapal_configured,
-    pesapal_notification_id,
-    reset_gateway_clients,
-)
+from wetech.payments.gateways.azampay import get_azampay_client
 from wetech.payments.gateways.base import GatewayMisconfigured
+from wetech.payments.gateways.clients import reset_gateway_clients
+from wetech.payments.gateways.pesapal import get_pesapal_client, pesapal_notification_id
+from wetech.payments.gateways.registry import gateway_named
 
 from .conftest import PESAPAL_BASE, add_pesapal_token, fixture_text
+
+
+def pesapal_configured() -> bool:
+    return gateway_named("pesapal").is_configured()
+
+
+def azampay_configured() -> bool:
+    return gateway_named("azampay").is_configured()
 
 
 @pytest.fixture
