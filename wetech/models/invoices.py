@@ -159,6 +159,10 @@ class Invoice(models.Model):
     def is_payable(self) -> bool:
         return self.status == self.Status.ISSUED
 
+    def is_covered_by(self, net: Decimal) -> bool:
+        """Does `net` (what the ledger holds for this invoice) pay it in full?"""
+        return net > 0 and net >= self.total
+
     def _stored(self):
         if self.pk is None:
             return None
