@@ -11,6 +11,7 @@ asked (coalesced, `status_queries`), judged with the message by the gateway's ow
 import json
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
 
 from django.utils import timezone
@@ -103,14 +104,36 @@ def _capped(text: str, limit: int, *, keep_end: bool = False) -> str:
     return mark + text[-keep:] if keep_end else text[:keep] + mark
 
 
+def _exact_json(value) -> str:
+    """`json.dumps(value)` writing each Decimal (a JSON number read with `parse_float=Decimal`)
+    as exactly the digits it arrived with: `60000.0` stays `60000.0`, and an amount of more
+    digits than a float holds is not rounded on its way into the inbox (the inbox copy is what
+    gets settled and replayed).
+
+    Each Decimal is dumped as a placeholder string of NULs around its index, then swapped for
+    its digits. No string can collide with one: `json_input` has replaced every NUL."""
+    numbers: list[Decimal] = []
+
+    def placeholder(number):
+        if not isinstance(number, Decimal):
+            raise TypeError(f"{type(number).__name__} is not JSON")
+        numbers.append(number)
+        return f"\0{len(numbers) - 1}\0"
+
+    text = json.dumps(value, ensure_ascii=False, default=placeholder)
+    for index, number in enumerate(numbers):
+        text = text.replace(f'"\\u0000{index}\\u0000"', str(number), 1)
+    return text
+
+
 def _stored_body(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     try:
-        parsed = json_loads(text) if text.strip() else None
+        parsed = json_loads(text, parse_float=Decimal) if text.strip() else None
     except UnreadableJSON:
         parsed = None
     if isinstance(parsed, dict | list):
-        text = json.dumps(_redact_fields(parsed), ensure_ascii=False)
+        text = _exact_json(_redact_fields(parsed))
     elif "=" in text and "{" not in text:
         text = _stored_query(text, limit=GatewayNotification.MAX_BODY_CHARS)
     else:
@@ -144,9 +167,11 @@ def notification_record(*, gateway: str, kind: str, request) -> GatewayNotificat
     }
     unreadable = ""
     try:
-        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.content_type == "multipart/form-data":
             body = urlencode(list(request.POST.items())).encode()
         else:
+            # The bytes as sent, whatever the Content-Type claims: the gateways' content types
+            # are undocumented, and a JSON body labelled as a form must still be read as JSON.
             body = request.body
     except Exception as exc:
         # Too big, a file part (refused before it is spooled), a broken multipart or charset:

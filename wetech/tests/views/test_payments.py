@@ -494,7 +494,8 @@ class TestAzamPayCallback:
 
 @pytest.fixture
 def simulators(live_server, settings):
-    configure_gateways(settings, live_server.url, AZAMPAY_STATUS_QUERY=True)
+    # The AzamPay status query stays off, as in production: the callback carries the news.
+    configure_gateways(settings, live_server.url)
     settings.ALLOWED_HOSTS = ["*"]
     # Plain-HTTP live server: a Secure cookie would never come back.
     settings.CSRF_COOKIE_SECURE = False
