@@ -58,11 +58,6 @@ def to_wire(value) -> str:
     return f"{quantize(value):f}"
 
 
-def from_wire(value) -> Decimal:
-    """Parse an amount received from a gateway or a JSON client."""
-    return quantize(value)
-
-
 def wire_number(amount: Decimal) -> float:
     """The JSON number for an amount of money, for APIs whose schema says "Float".
 

@@ -83,10 +83,6 @@ def _askable_gateway(attempt: PaymentAttempt) -> PaymentGateway | None:
     return gateway if gateway.can_query_status(attempt_ref(attempt)) else None
 
 
-def attempt_can_be_asked(attempt: PaymentAttempt) -> bool:
-    return _askable_gateway(attempt) is not None
-
-
 def attempt_recheck(*, attempt: PaymentAttempt, bypass_window: bool = False) -> SettleResult | None:
     """Ask the gateway about the attempt and settle; None when it cannot be asked.
 
@@ -137,7 +133,7 @@ def attempts_reconcile(*, older_than_minutes: int = 0, now: datetime | None = No
     report = ReconcileReport()
     for attempt in _candidates(now=now, older_than=timedelta(minutes=older_than_minutes)):
         label = f"{attempt.merchant_reference} ({attempt.gateway})"
-        if attempt_can_be_asked(attempt):
+        if _askable_gateway(attempt) is not None:
             if attempt.gateway in report.unreachable or not attempt_due(attempt, now=now):
                 report.skipped += 1
                 continue

@@ -50,7 +50,6 @@ from wetech.views.invoices import _public_invoice, invoice_page
 logger = logging.getLogger("wetech.payments")
 
 Kind = GatewayNotification.Kind
-Result = GatewayNotification.Result
 
 
 def _pay_rate(group, request):

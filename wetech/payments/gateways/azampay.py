@@ -157,10 +157,6 @@ class AzamPayCallback:
     message: str
     raw: dict = field(repr=False, compare=False)
 
-    @property
-    def is_success(self) -> bool:
-        return self.status is PaymentStatus.COMPLETED
-
 
 @dataclass(frozen=True)
 class AzamPayStatus:
@@ -308,8 +304,6 @@ class AzamPayClient(AuthenticatedClient):
 
     def __repr__(self):
         return f"AzamPayClient({self.checkout_url!r})"
-
-    parse_callback = staticmethod(parse_callback)
 
     def _base_headers(self) -> dict:
         headers = {"Content-Type": "application/json"}

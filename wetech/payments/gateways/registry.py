@@ -52,10 +52,6 @@ def gateway_named(name: str) -> PaymentGateway:
         raise UnknownGateway(f"no payment gateway named {name!r} (registered: {known})") from None
 
 
-def registered_gateways() -> list[PaymentGateway]:
-    return list(_gateways.values())
-
-
 def configured_gateways() -> list[PaymentGateway]:
     """The gateways the site may offer now: their settings are set (or the simulator's are)."""
     return [gateway for gateway in _gateways.values() if gateway.is_configured()]

@@ -53,7 +53,7 @@ def test_the_phone_approves_and_azampay_calls_back(client, capture):
         "mnoreference",
     }
     parsed = parse_callback(body)
-    assert parsed.is_success
+    assert parsed.status == PaymentStatus.COMPLETED
     assert parsed.utility_ref == "WT-2026-00042-A2"
     assert parsed.reference == checkout.transaction_id
     assert parsed.amount == Decimal("413000")
@@ -71,7 +71,7 @@ def test_a_number_ending_in_000_declines(client, capture):
     body = capture.next().json()
 
     assert body["transactionstatus"] == "failure"
-    assert not parse_callback(body).is_success
+    assert parse_callback(body).status == PaymentStatus.FAILED
     assert (
         client.get_transaction_status(checkout.transaction_id, "Mpesa").status
         == PaymentStatus.FAILED

@@ -8,19 +8,23 @@ from responses import matchers
 
 from wetech.payments.gateways.azampay import (
     PROVIDERS,
-    AzamPayClient,
     MnoCheckoutRequest,
     azampay_amount,
+    callback_status,
     canonical_provider,
     normalize_msisdn,
     parse_callback,
 )
 from wetech.payments.gateways.base import (
+    AttemptRef,
     GatewayMisconfigured,
     GatewayOutcomeUnknown,
     GatewayRejected,
+    MalformedNotification,
+    PaymentFinding,
     PaymentStatus,
 )
+from wetech.payments.gateways.registry import gateway_named
 
 from .conftest import AZAMPAY_AUTH, AZAMPAY_CHECKOUT, add_azampay_token, fixture_json, fixture_text
 
@@ -228,7 +232,7 @@ def test_parse_callback_documented_shape():
 
     assert callback.utility_ref == "WT-2026-00042-A2"
     assert callback.transaction_status == "success"
-    assert callback.is_success
+    assert callback.status == PaymentStatus.COMPLETED
     assert callback.reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
     assert callback.amount == Decimal("413000")
     assert callback.msisdn == "255712345678"
@@ -240,7 +244,7 @@ def test_parse_callback_documented_shape():
 def test_parse_callback_captured_shape_keeps_unknown_fields():
     payload = fixture_json("azampay/callback_captured.json") | {"somethingNew": "kept"}
 
-    callback = AzamPayClient.parse_callback(payload)
+    callback = parse_callback(payload)
 
     assert callback.reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
     assert callback.external_reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
@@ -260,7 +264,7 @@ def test_parse_callback_finds_the_reference_in_transid():
 def test_only_exact_lowercase_success_is_success(word):
     payload = fixture_json("azampay/callback_failure.json") | {"transactionstatus": word}
 
-    assert parse_callback(payload).is_success is False
+    assert parse_callback(payload).status != PaymentStatus.COMPLETED
 
 
 def test_parse_callback_accepts_any_key_casing_and_form_data():
@@ -269,9 +273,9 @@ def test_parse_callback_accepts_any_key_casing_and_form_data():
 
     callback = parse_callback(form)
 
-    assert (callback.utility_ref, callback.is_success, callback.amount) == (
+    assert (callback.utility_ref, callback.status, callback.amount) == (
         "A-1",
-        True,
+        PaymentStatus.COMPLETED,
         Decimal("1000"),
     )
 
@@ -291,3 +295,89 @@ def test_parse_callback_accepts_any_key_casing_and_form_data():
 def test_parse_callback_refuses_malformed_bodies(payload):
     with pytest.raises(ValueError):
         parse_callback(payload)
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("success", PaymentStatus.COMPLETED),
+        ("failure", PaymentStatus.FAILED),
+        ("failed", PaymentStatus.FAILED),
+        ("FAILED", PaymentStatus.FAILED),
+        (" Failure ", PaymentStatus.FAILED),
+        ("cancelled", PaymentStatus.FAILED),
+        ("Success", PaymentStatus.PENDING),
+        ("pending", PaymentStatus.PENDING),
+        ("", PaymentStatus.PENDING),
+    ],
+)
+def test_the_callback_status_table(word, status):
+    assert callback_status(word) is status
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        ("success", PaymentStatus.COMPLETED),
+        ("Successful", PaymentStatus.COMPLETED),
+        ("failed", PaymentStatus.FAILED),
+        ("failure", PaymentStatus.FAILED),
+        ("processing", PaymentStatus.PENDING),
+        ("something new", PaymentStatus.PENDING),
+    ],
+)
+def test_the_status_query_table(http, azampay, data, status):
+    add_azampay_token(http)
+    http.get(STATUS_URL, json={"data": data, "message": "ok", "success": True})
+
+    assert azampay.get_transaction_status("t", "Mpesa").status is status
+
+
+@pytest.mark.parametrize("amount", ["60000.0", "60000", '"60000"', '"60000.0"', "6E+4"])
+def test_the_gateway_reads_a_callback_amount_as_an_exact_decimal(amount):
+    body = fixture_text("azampay/callback_captured.json").replace('"amount":"60000"', "AMOUNT")
+    body = body.replace("AMOUNT", f'"amount":{amount}')
+
+    parsed = gateway_named("azampay").parse_notification(query_string="", body=body)
+
+    assert parsed.finding.amount == Decimal("60000")
+    assert isinstance(parsed.finding.amount, Decimal)
+    assert (parsed.lookup_field, parsed.lookup_value) == ("merchant_reference", "WT-2026-00042-A2")
+    assert parsed.finding.status is PaymentStatus.COMPLETED
+    assert parsed.finding.currency == "TZS"
+
+
+@pytest.mark.parametrize("body", ["", "nope", "[1]", '{"utilityref": "A"}', "{" * 40])
+def test_an_unreadable_callback_is_malformed(body):
+    with pytest.raises(MalformedNotification):
+        gateway_named("azampay").parse_notification(query_string="", body=body)
+
+
+def test_with_a_status_answer_it_decides_and_the_callback_supplies_what_is_checked():
+    gateway = gateway_named("azampay")
+    parsed = gateway.parse_notification(
+        query_string="", body=fixture_text("azampay/callback_captured.json")
+    )
+    ref = AttemptRef(
+        merchant_reference="WT-2026-00042-A2",
+        gateway_reference="b85e9719a7c64b8c9a0f3e1d2c3b4a59",
+        amount=Decimal("60000.00"),
+        currency="TZS",
+        provider="Mpesa",
+    )
+    queried = PaymentFinding(status=PaymentStatus.FAILED, detail="AzamPay status: failed")
+
+    judged = gateway.judge(parsed, ref, queried)
+
+    assert judged == PaymentFinding(
+        status=PaymentStatus.FAILED,
+        amount=Decimal("60000"),
+        currency="TZS",
+        merchant_reference="WT-2026-00042-A2",
+        gateway_reference="b85e9719a7c64b8c9a0f3e1d2c3b4a59",
+        confirmation_code="QKT4X9Y2ZP",
+        payment_method="Mpesa",
+        detail="AzamPay status: failed",
+    )
+    # Without an answer (off, or it failed) the callback is the finding.
+    assert gateway.judge(parsed, ref, None) == parsed.finding

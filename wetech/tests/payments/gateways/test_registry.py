@@ -11,7 +11,6 @@ from wetech.payments.gateways.registry import (
     configured_gateways,
     gateway_named,
     register_gateway,
-    registered_gateways,
 )
 
 from .conftest import PESAPAL_BASE, add_pesapal_token, fixture_text
@@ -133,7 +132,6 @@ def test_the_site_registers_pesapal_and_azampay_by_name():
         True,
         True,
     )
-    assert {gateway.name for gateway in registered_gateways()} >= {"pesapal", "azampay"}
 
 
 def test_an_unknown_name_is_a_clear_error():
