@@ -68,6 +68,18 @@ def _alerts():
     return [m for m in mail.outbox if m.subject.startswith("Action needed")]
 
 
+def test_a_completion_settles_directly_with_a_finding(attempt):
+    finding = PaymentFinding(
+        status=PaymentStatus.COMPLETED,
+        amount=Decimal("413000"),
+        currency="tzs",
+        merchant_reference=attempt.merchant_reference,
+        gateway_reference=attempt.gateway_reference,
+    )
+    result = attempt_settle(attempt_id=attempt.pk, finding=finding, source="test")
+    assert result.changed and result.paid_now
+
+
 def test_a_reversal_before_anything_was_credited_takes_nothing_back(
     attempt, django_capture_on_commit_callbacks
 ):
