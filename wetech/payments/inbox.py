@@ -254,9 +254,14 @@ def notification_process(
     except MalformedNotification as exc:
         _finish(notification, Result.REJECTED, error=str(exc))
         raise
-    attempt = PaymentAttempt.objects.filter(
-        gateway=gateway.name, **{parsed.lookup_field: parsed.lookup_value}
-    ).first()
+    # An empty reference must never match an attempt the gateway has not named yet.
+    attempt = (
+        PaymentAttempt.objects.filter(
+            gateway=gateway.name, **{parsed.lookup_field: parsed.lookup_value}
+        ).first()
+        if parsed.lookup_value
+        else None
+    )
     if attempt is None:
         logger.warning("%s %s for an unknown payment ignored", gateway.name, notification.kind)
         _finish(notification, Result.IGNORED, error=f"unknown {parsed.lookup_field}")

@@ -247,19 +247,22 @@ def payment_start(
         payer_phone=phone,
         provider=provider,
     )
-    request = PaymentRequest(
-        merchant_reference=attempt.merchant_reference,
-        amount=attempt.amount,
-        currency=attempt.currency,
-        description=f"WeTech invoice {invoice.number}"[:100],
-        payer=Payer(
-            name=invoice.client_name, email=invoice.client_email, phone=invoice.client_phone
-        ),
-        phone=phone,
-        provider=provider,
-    )
     try:
-        started = chosen.start(request)
+        started = chosen.start(
+            PaymentRequest(
+                merchant_reference=attempt.merchant_reference,
+                amount=attempt.amount,
+                currency=attempt.currency,
+                description=f"WeTech invoice {invoice.number}"[:100],
+                payer=Payer(
+                    name=invoice.client_name,
+                    email=invoice.client_email,
+                    phone=invoice.client_phone,
+                ),
+                phone=phone,
+                provider=provider,
+            )
+        )
     except GatewayOutcomeUnknown as exc:
         if chosen.pending_after_unknown_start:
             _attempt_close(

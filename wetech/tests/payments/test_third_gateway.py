@@ -270,3 +270,16 @@ def test_no_service_branches_on_a_gateway_name():
         if branch.search(line)
     ]
     assert found == []
+
+
+@pytest.mark.django_db
+def test_an_empty_reference_never_matches_an_attempt_not_yet_named(testpay, invoice):
+    attempt = payment_start(invoice=invoice, gateway="testpay").attempt
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(gateway_reference="")
+    testpay.orders["tp-1"]["word"] = "paid"
+
+    outcome = _notify("")
+
+    assert (outcome.result, outcome.attempt) == (Result.IGNORED, None)
+    assert outcome.notification.error == "unknown gateway_reference"
+    assert PaymentAttempt.objects.get().status == Status.PENDING
