@@ -18,8 +18,9 @@ from wetech.models import (
     Service,
 )
 from wetech.money import format_money
-from wetech.payments.gateways.base import GatewayError
-from wetech.payments.inbox import MalformedNotification, notification_reprocess
+from wetech.payments.gateways.base import GatewayError, MalformedNotification
+from wetech.payments.gateways.registry import UnknownGateway
+from wetech.payments.inbox import notification_process
 from wetech.payments.reconcile import attempt_recheck
 from wetech.sales.invoicing import invoice_issue, invoice_totals_compute
 
@@ -419,11 +420,15 @@ class GatewayNotificationAdmin(ReadOnlyAdmin):
     def reprocess(self, request, queryset):
         for notification in queryset.order_by("pk"):
             try:
-                outcome = notification_reprocess(notification=notification, bypass_window=True)
+                # The same path as when it arrived, except that it always asks the gateway now.
+                outcome = notification_process(notification=notification, bypass_window=True)
             except MalformedNotification as exc:
                 self.message_user(
                     request, f"#{notification.pk}: unreadable ({exc})", messages.ERROR
                 )
+                continue
+            except UnknownGateway as exc:
+                self.message_user(request, f"#{notification.pk}: {exc}", messages.ERROR)
                 continue
             level = messages.SUCCESS if outcome.processed else messages.ERROR
             self.message_user(request, f"#{notification.pk}: {outcome.result}", level)

@@ -8,11 +8,10 @@ never undoes (or errors) the settlement.
 import logging
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
+from wetech.emails import email_send
 from wetech.models import Invoice, PaymentAttempt
 from wetech.sales.emails import invoice_absolute_url
 
@@ -26,14 +25,7 @@ ALERT_TITLES = {
 
 
 def _send(*, template: str, to: list[str], context: dict) -> None:
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
-    body = render_to_string(f"emails/{template}.txt", context)
-    try:
-        EmailMessage(subject=subject, body=body, to=to).send()
-    except Exception:
-        logger.exception("email %s for payment %s could not be sent", template, context["ref"])
-    else:
-        logger.info("email %s for payment %s sent", template, context["ref"])
+    email_send(template=template, to=to, context=context, reason=f"payment {context['ref']}")
 
 
 def _context(attempt: PaymentAttempt) -> dict:

@@ -12,17 +12,16 @@ state: the notification may have been answered from the status window without as
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from wetech.models import GatewayNotification, PaymentAttempt
-from wetech.models.payments import OPEN_STATUSES, Gateway
-from wetech.payments.gateways.base import GatewayError, GatewayUnavailable
-from wetech.payments.inbox import SETTLED_STATES, azampay_finding, pesapal_finding
-from wetech.payments.settlement import SettleResult, attempt_expire, attempt_settle
+from wetech.models.payments import OPEN_STATUSES
+from wetech.payments.gateways.base import GatewayError, GatewayUnavailable, PaymentGateway
+from wetech.payments.gateways.registry import UnknownGateway, gateway_named
+from wetech.payments.inbox import SETTLED_STATES
+from wetech.payments.settlement import SettleResult, attempt_expire, attempt_ref, attempt_settle
 from wetech.payments.status_queries import StatusQueryCoalesced, status_query
 
 logger = logging.getLogger("wetech.payments")
@@ -74,10 +73,14 @@ def attempt_due(attempt: PaymentAttempt, *, now: datetime) -> bool:
     return now - attempt.last_checked_at >= attempt_backoff(attempt.check_count)
 
 
-def attempt_can_be_asked(attempt: PaymentAttempt) -> bool:
-    if not attempt.gateway_reference:
-        return False
-    return attempt.gateway == Gateway.PESAPAL or settings.AZAMPAY_STATUS_QUERY
+def _askable_gateway(attempt: PaymentAttempt) -> PaymentGateway | None:
+    """The attempt's gateway when it can be asked about the attempt now, else None."""
+    try:
+        gateway = gateway_named(attempt.gateway)
+    except UnknownGateway:
+        logger.warning("attempt %s: %s is not a registered gateway", attempt.pk, attempt.gateway)
+        return None
+    return gateway if gateway.can_query_status(attempt_ref(attempt)) else None
 
 
 def attempt_recheck(*, attempt: PaymentAttempt, bypass_window: bool = False) -> SettleResult | None:
@@ -87,14 +90,16 @@ def attempt_recheck(*, attempt: PaymentAttempt, bypass_window: bool = False) -> 
     the attempt in flight or answered moments ago stands, and the attempt is returned unchanged.
     Raises GatewayError when the gateway cannot answer.
     """
-    if not attempt_can_be_asked(attempt):
+    gateway = _askable_gateway(attempt)
+    if gateway is None:
         return None
-    ask = partial(
-        pesapal_finding if attempt.gateway == Gateway.PESAPAL else azampay_finding, attempt
-    )
+    ref = attempt_ref(attempt)
     try:
         finding = status_query(
-            gateway=attempt.gateway, attempt_id=attempt.pk, ask=ask, bypass_window=bypass_window
+            gateway=gateway.name,
+            attempt_id=attempt.pk,
+            ask=lambda: gateway.query_status(ref),
+            bypass_window=bypass_window,
         )
     except StatusQueryCoalesced:
         attempt.refresh_from_db()
@@ -128,7 +133,7 @@ def attempts_reconcile(*, older_than_minutes: int = 0, now: datetime | None = No
     report = ReconcileReport()
     for attempt in _candidates(now=now, older_than=timedelta(minutes=older_than_minutes)):
         label = f"{attempt.merchant_reference} ({attempt.gateway})"
-        if attempt_can_be_asked(attempt):
+        if _askable_gateway(attempt) is not None:
             if attempt.gateway in report.unreachable or not attempt_due(attempt, now=now):
                 report.skipped += 1
                 continue

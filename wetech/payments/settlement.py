@@ -2,7 +2,7 @@
 
 Every source (Pesapal browser return and IPN, AzamPay callback, the reconciler, the admin's
 "re-check now") first learns the truth from the gateway, outside any transaction, as a
-`GatewayFinding`, then calls `attempt_settle`, which:
+`PaymentFinding`, then calls `attempt_settle`, which:
 
 - locks the attempt, then its invoice (always in that order, so two settlers never deadlock);
 - moves the attempt only forward: a late "failed" never overwrites "completed", "pending" or
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from wetech.models import Invoice, LedgerEntry, PaymentAttempt
 from wetech.payments import emails as payment_emails
-from wetech.payments.gateways.base import COMPLETED, FAILED, INVALID, PENDING, REVERSED
+from wetech.payments.gateways.base import AttemptRef, PaymentFinding, PaymentStatus
+from wetech.sales.selectors import invoice_net_paid
 
 logger = logging.getLogger("wetech.payments")
 
@@ -37,20 +37,6 @@ COMPLETABLE = frozenset(
     {Status.INITIATED, Status.PENDING, Status.EXPIRED, Status.FAILED, Status.CANCELLED}
 )
 FAILABLE = frozenset({Status.INITIATED, Status.PENDING, Status.EXPIRED})
-
-
-@dataclass(frozen=True)
-class GatewayFinding:
-    """What the authoritative source says about one attempt (`status`: gateways.base states)."""
-
-    status: str
-    amount: Decimal | None = None
-    currency: str = ""
-    merchant_reference: str = ""
-    gateway_reference: str = ""
-    confirmation_code: str = ""
-    payment_method: str = ""
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,22 +52,20 @@ class SettleResult:
         return self.attempt.status == Status.NEEDS_REVIEW or self.attempt.needs_refund
 
 
-def ledger_net_paid(invoice: Invoice) -> Decimal:
-    """Payments minus reversals and refunds, in the invoice's currency."""
-    totals = dict(
-        LedgerEntry.objects.filter(invoice=invoice, currency=invoice.currency)
-        .values_list("kind")
-        .annotate(total=Sum("amount"))
-        .values_list("kind", "total")
+def attempt_ref(attempt: PaymentAttempt, *, gateway_reference: str = "") -> AttemptRef:
+    """What a gateway needs to ask about the attempt. `gateway_reference` stands in for the
+    attempt's own only while the gateway has not given us one (e.g. a push whose answer was
+    lost, named by its callback)."""
+    return AttemptRef(
+        merchant_reference=attempt.merchant_reference,
+        gateway_reference=attempt.gateway_reference or gateway_reference,
+        amount=attempt.amount,
+        currency=attempt.currency,
+        provider=attempt.provider,
     )
-    paid = totals.get(LedgerEntry.Kind.PAYMENT) or Decimal("0")
-    taken_back = (totals.get(LedgerEntry.Kind.REVERSAL) or 0) + (
-        totals.get(LedgerEntry.Kind.REFUND) or 0
-    )
-    return (paid - taken_back).quantize(Decimal("0.01"))
 
 
-def _mismatches(attempt: PaymentAttempt, finding: GatewayFinding) -> list[str]:
+def _mismatches(attempt: PaymentAttempt, finding: PaymentFinding) -> list[str]:
     problems = []
     if finding.amount is None or finding.amount != attempt.amount:
         problems.append(f"amount {finding.amount} instead of {attempt.amount}")
@@ -127,8 +111,8 @@ def _invoice_derive(invoice: Invoice, *, now, net: Decimal | None = None) -> str
     if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
         return ""
     if net is None:
-        net = ledger_net_paid(invoice)
-    if net >= invoice.total and net > 0:
+        net = invoice_net_paid(invoice)
+    if invoice.is_covered_by(net):
         if invoice.status != Invoice.Status.PAID:
             invoice.status = Invoice.Status.PAID
             invoice.paid_at = now
@@ -142,10 +126,28 @@ def _invoice_derive(invoice: Invoice, *, now, net: Decimal | None = None) -> str
     return ""
 
 
-def _complete(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool, bool]:
-    """(changed, duplicate, paid_now) for a COMPLETED finding."""
+@dataclass(frozen=True)
+class Transition:
+    """What one finding did to an attempt (its fields set in memory, saved by the caller)."""
+
+    # The attempt moved (to another state, or its money was written down).
+    changed: bool = False
+    # The finding was final news already applied: success for whoever delivered it again.
+    duplicate: bool = False
+    # This transition made the invoice paid: the receipt goes out.
+    paid_now: bool = False
+    # (reason, detail) for staff: see payment_emails.ALERT_TITLES.
+    alert: tuple[str, str] | None = None
+
+
+UNCHANGED = Transition()
+CHANGED = Transition(changed=True)
+DUPLICATE = Transition(duplicate=True)
+
+
+def _complete(attempt, invoice, finding, *, now) -> Transition:
     if attempt.status not in COMPLETABLE:
-        return False, True, False
+        return DUPLICATE
     problems = _mismatches(attempt, finding)
     if problems:
         attempt.status = Status.NEEDS_REVIEW
@@ -153,8 +155,7 @@ def _complete(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool, bo
         if invoice.status == Invoice.Status.ISSUED:
             invoice.status = Invoice.Status.NEEDS_REVIEW
             invoice.save(update_fields=["status", "updated_at"])
-        alerts.append(("mismatch", attempt.status_detail))
-        return True, False, False
+        return Transition(changed=True, alert=("mismatch", attempt.status_detail))
     if finding.gateway_reference and not attempt.gateway_reference:
         attempt.gateway_reference = finding.gateway_reference
     attempt.status = Status.COMPLETED
@@ -162,51 +163,50 @@ def _complete(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool, bo
     attempt.status_detail = (finding.detail or "Payment completed")[:255]
     attempt.confirmation_code = finding.confirmation_code[:100]
     attempt.payment_method = finding.payment_method[:60]
-    net_before = ledger_net_paid(invoice)
-    already_covered = (
-        invoice.status in (Invoice.Status.PAID, Invoice.Status.VOID) or net_before >= invoice.total
-    )
-    # The attempt row is saved by the caller, in this same transaction.
+    net_before = invoice_net_paid(invoice)
+    already_covered = invoice.status in (
+        Invoice.Status.PAID,
+        Invoice.Status.VOID,
+    ) or invoice.is_covered_by(net_before)
     if not _ledger_add(attempt=attempt, kind=LedgerEntry.Kind.PAYMENT, amount=attempt.amount):
+        # Written by an earlier settlement whose attempt row did not keep up (restored from a
+        # backup, edited by hand): the money is counted once, and the invoice was derived then.
         logger.warning("payment %s was already in the ledger", attempt.merchant_reference)
-        return True, False, False
+        return CHANGED
+    alert = None
     if already_covered:
         attempt.needs_refund = True
-        alerts.append(
-            (
-                "refund",
-                f"Invoice {invoice.number} was already {invoice.get_status_display().lower()}"
-                f" when {attempt.merchant_reference} completed: refund the customer.",
-            )
+        alert = (
+            "refund",
+            f"Invoice {invoice.number} was already {invoice.get_status_display().lower()}"
+            f" when {attempt.merchant_reference} completed: refund the customer.",
         )
     # Every ledger write takes the invoice's row lock, which we hold: the net after our entry
     # is the net before it plus the entry, without reading the ledger again.
     net_after = net_before + attempt.amount if attempt.currency == invoice.currency else net_before
     paid_now = _invoice_derive(invoice, now=now, net=net_after) == "paid"
-    return True, False, paid_now
+    return Transition(changed=True, paid_now=paid_now, alert=alert)
 
 
-def _fail(attempt, finding) -> tuple[bool, bool]:
+def _fail(attempt, finding) -> Transition:
     if attempt.status in FAILABLE:
         attempt.status = Status.FAILED
         attempt.status_detail = (finding.detail or "The payment did not go through")[:255]
-        return True, False
+        return CHANGED
     if attempt.status == Status.COMPLETED:
         logger.warning("late failure for completed payment %s ignored", attempt.merchant_reference)
-    return False, True
+    return DUPLICATE
 
 
-def _reverse(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool]:
-    if attempt.status == Status.REVERSED:
-        return False, True
+def _reverse(attempt, invoice, finding, *, now) -> Transition:
     if attempt.status == Status.COMPLETED:
         attempt.status = Status.REVERSED
         attempt.status_detail = (finding.detail or "Reversed by the gateway")[:255]
-        attempt.save()
         _ledger_add(attempt=attempt, kind=LedgerEntry.Kind.REVERSAL, amount=attempt.amount)
         became_unpaid = _invoice_derive(invoice, now=now) == "unpaid"
-        alerts.append(
-            (
+        return Transition(
+            changed=True,
+            alert=(
                 "reversal",
                 f"{attempt.merchant_reference} was reversed by {attempt.get_gateway_display()}"
                 + (
@@ -214,40 +214,44 @@ def _reverse(attempt, invoice, finding, *, now, alerts) -> tuple[bool, bool]:
                     if became_unpaid
                     else "; the invoice stays as it was."
                 ),
-            )
+            ),
         )
-        return True, False
     if attempt.status in FAILABLE:
         # Nothing was credited, so nothing is taken back.
         attempt.status = Status.REVERSED
         attempt.status_detail = "Reversed by the gateway before it was credited here"
-        return True, False
-    return False, True
+        return CHANGED
+    return DUPLICATE
 
 
-def attempt_settle(*, attempt_id: int, finding: GatewayFinding, source: str) -> SettleResult:
-    """Apply `finding` to the attempt under row locks (attempt, then invoice)."""
+def _transition(attempt, invoice, finding: PaymentFinding, *, now) -> Transition:
+    if finding.status == PaymentStatus.COMPLETED:
+        return _complete(attempt, invoice, finding, now=now)
+    if finding.status == PaymentStatus.FAILED:
+        return _fail(attempt, finding)
+    if finding.status == PaymentStatus.REVERSED:
+        return _reverse(attempt, invoice, finding, now=now)
+    if finding.status in (PaymentStatus.PENDING, PaymentStatus.INVALID):
+        return UNCHANGED
+    raise ValueError(f"unknown payment state {finding.status!r}")
+
+
+def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> SettleResult:
+    """Apply `finding` to the attempt under row locks (attempt, then invoice).
+
+    Raises ValueError for a state that is not a PaymentStatus (nothing is written).
+    """
     now = timezone.now()
-    alerts: list[tuple[str, str]] = []
     with transaction.atomic():
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
         invoice = Invoice.objects.select_for_update().get(pk=attempt.invoice_id)
         before = attempt.status
+        outcome = _transition(attempt, invoice, finding, now=now)
         attempt.last_checked_at = now
         attempt.check_count += 1
-        changed = duplicate = paid_now = False
-        if finding.status == COMPLETED:
-            changed, duplicate, paid_now = _complete(
-                attempt, invoice, finding, now=now, alerts=alerts
-            )
-        elif finding.status == FAILED:
-            changed, duplicate = _fail(attempt, finding)
-        elif finding.status == REVERSED:
-            changed, duplicate = _reverse(attempt, invoice, finding, now=now, alerts=alerts)
-        elif finding.status not in (PENDING, INVALID):
-            raise ValueError(f"unknown payment state {finding.status!r}")
+        # The one save of the attempt for this transition, whatever moved.
         attempt.save()
-        if changed:
+        if outcome.changed:
             logger.info(
                 "payment %s: %s -> %s (%s)",
                 attempt.merchant_reference,
@@ -261,12 +265,18 @@ def attempt_settle(*, attempt_id: int, finding: GatewayFinding, source: str) -> 
                     "source": source,
                 },
             )
-        if paid_now:
+        if outcome.paid_now:
             payment_emails.paid_emails_schedule(invoice_id=invoice.pk, attempt_id=attempt.pk)
-        for reason, detail in alerts:
+        if outcome.alert is not None:
+            reason, detail = outcome.alert
             logger.warning("payment %s needs a person: %s", attempt.merchant_reference, reason)
             payment_emails.staff_alert_schedule(attempt_id=attempt.pk, reason=reason, detail=detail)
-    return SettleResult(attempt=attempt, changed=changed, duplicate=duplicate, paid_now=paid_now)
+    return SettleResult(
+        attempt=attempt,
+        changed=outcome.changed,
+        duplicate=outcome.duplicate,
+        paid_now=outcome.paid_now,
+    )
 
 
 def attempt_expire(*, attempt_id: int, detail: str) -> bool:

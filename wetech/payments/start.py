@@ -1,10 +1,11 @@
-"""Starting a payment: one attempt per click, with Pesapal (hosted page) or AzamPay (MNO push).
+"""Starting a payment: one attempt per click, through whichever gateway the customer chose.
 
 The attempt row is written in a short transaction before the gateway is called and the call
 happens outside any transaction, so a slow gateway never holds a lock. Whatever the gateway
 does, the attempt is never left "initiated": it becomes pending (the gateway took it), failed
-(it provably did not) or expired (we cannot know; Pesapal only, since without the tracking id
-the customer can never reach that order's page).
+(it provably did not) or, when the outcome is unknown, pending or expired as the gateway says
+(`pending_after_unknown_start`: a push may still reach the phone; a hosted page we have no link
+to can never be reached).
 """
 
 import logging
@@ -18,21 +19,16 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from wetech.models import Invoice, PaymentAttempt
-from wetech.models.payments import OPEN_STATUSES, Gateway, new_merchant_reference
-from wetech.payments.gateways import (
-    azampay_configured,
-    get_azampay_client,
-    get_pesapal_client,
-    pesapal_configured,
-    pesapal_notification_id,
-)
+from wetech.models.payments import OPEN_STATUSES, new_merchant_reference
 from wetech.payments.gateways.base import (
-    BillingAddress,
     GatewayError,
     GatewayOutcomeUnknown,
-    MnoCheckoutRequest,
-    OrderRequest,
+    Payer,
+    PaymentGateway,
+    PaymentRequest,
+    PushLimits,
 )
+from wetech.payments.gateways.registry import UnknownGateway, configured_gateways, gateway_named
 
 logger = logging.getLogger("wetech.payments")
 
@@ -48,42 +44,34 @@ class PaymentInProgress(Exception):
 
 
 class PushLimited(Exception):
-    """Too many AzamPay prompts for this invoice or this phone lately; nothing was sent.
+    """Too many push prompts for this invoice or this phone lately; nothing was sent.
 
     `limit` is "invoice" or "phone"; `retry_after` is how many seconds until one more is allowed.
     """
 
-    def __init__(self, limit: str, retry_after: int):
-        super().__init__(f"azampay push limit per {limit} reached, retry after {retry_after}s")
+    def __init__(self, limit: str, retry_after: int, *, gateway: str = ""):
+        super().__init__(f"{gateway} push limit per {limit} reached, retry after {retry_after}s")
         self.limit = limit
         self.retry_after = retry_after
+        self.gateway = gateway
 
 
 @dataclass(frozen=True)
 class PaymentStart:
     attempt: PaymentAttempt
-    # AzamPay: the push may or may not have reached the phone.
+    # The gateway's answer was lost, but the attempt stays pending: it may have gone through.
     uncertain: bool = False
 
 
-def pesapal_callback_url() -> str:
-    return f"{settings.SITE_URL}/payments/pesapal/callback/"
+def _offers(gateway: PaymentGateway, invoice: Invoice) -> bool:
+    return gateway.accepts(currency=invoice.currency, total=invoice.total)
 
 
-def azampay_available(invoice: Invoice) -> bool:
-    """AzamPay collects whole Tanzanian shillings only."""
-    return (
-        azampay_configured()
-        and invoice.currency == "TZS"
-        and invoice.total == invoice.total.to_integral_value()
-    )
-
-
-def payment_options(invoice: Invoice) -> dict:
-    """Which gateways the invoice page may offer."""
+def payment_options(invoice: Invoice) -> dict[str, bool]:
+    """Which gateways the invoice page may offer, by name."""
     return {
-        "pesapal": invoice.is_payable and pesapal_configured(),
-        "azampay": invoice.is_payable and azampay_available(invoice),
+        gateway.name: invoice.is_payable and _offers(gateway, invoice)
+        for gateway in configured_gateways()
     }
 
 
@@ -131,13 +119,14 @@ def _attempt_open(
 
 
 def _attempt_close(attempt: PaymentAttempt, *, status: str, detail: str) -> None:
+    """Move an attempt still initiated on to `status` (never one something else moved on)."""
     with transaction.atomic():
         locked = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
         if locked.status == Status.INITIATED:
             locked.status = status
             locked.status_detail = detail[:255]
             locked.save(update_fields=["status", "status_detail", "updated_at"])
-        attempt.refresh_from_db()
+    attempt.refresh_from_db()
 
 
 def _attempt_opened(
@@ -156,64 +145,20 @@ def _attempt_opened(
     attempt.refresh_from_db()
 
 
-def _split_name(name: str) -> tuple[str, str]:
-    first, _, last = (name or "").strip().partition(" ")
-    return first[:60], last.strip()[:60]
-
-
-def _cancel_replaced_pesapal(replaced: list[PaymentAttempt]) -> None:
-    """Best effort: kill the Pesapal orders of replaced attempts so they cannot be paid too."""
+def _cancel_replaced(gateway: PaymentGateway, replaced: list[PaymentAttempt]) -> None:
+    """Best effort: stop the replaced attempts' orders from being paid too."""
     for old in replaced:
         if not old.gateway_reference:
             continue
         try:
-            get_pesapal_client().cancel_order(old.gateway_reference)
+            gateway.cancel(old.gateway_reference)
         except GatewayError as exc:
             logger.info(
-                "pesapal order of %s not cancelled: %s", old.merchant_reference, type(exc).__name__
+                "%s order of %s not cancelled: %s",
+                gateway.name,
+                old.merchant_reference,
+                type(exc).__name__,
             )
-
-
-def payment_start_pesapal(*, invoice: Invoice) -> PaymentStart:
-    """Create a Pesapal order for the invoice. Raises PaymentNotAllowed, PaymentInProgress or
-    the gateway's error (after closing the attempt)."""
-    if not pesapal_configured():
-        raise PaymentNotAllowed("Pesapal is not configured")
-    attempt, replaced = _attempt_open(invoice=invoice, gateway=Gateway.PESAPAL)
-    first_name, last_name = _split_name(invoice.client_name)
-    try:
-        order = OrderRequest(
-            merchant_reference=attempt.merchant_reference,
-            amount=attempt.amount,
-            currency=attempt.currency,
-            description=f"WeTech invoice {invoice.number}"[:100],
-            callback_url=pesapal_callback_url(),
-            notification_id=pesapal_notification_id(),
-            billing=BillingAddress(
-                email=invoice.client_email,
-                phone=invoice.client_phone,
-                first_name=first_name,
-                last_name=last_name,
-            ),
-        )
-        session = get_pesapal_client().submit_order(order)
-    except GatewayOutcomeUnknown as exc:
-        _attempt_close(attempt, status=Status.EXPIRED, detail=f"Outcome unknown: {exc.message}")
-        raise
-    except GatewayError as exc:
-        _attempt_close(attempt, status=Status.FAILED, detail=f"{type(exc).__name__}: {exc.message}")
-        raise
-    except Exception:
-        _attempt_close(attempt, status=Status.FAILED, detail="Could not start the payment")
-        raise
-    _attempt_opened(
-        attempt,
-        gateway_reference=session.order_tracking_id,
-        redirect_url=session.redirect_url,
-        detail="Waiting for the customer on Pesapal's page",
-    )
-    _cancel_replaced_pesapal(replaced)
-    return PaymentStart(attempt=attempt)
 
 
 # The first key of the two-key advisory lock: "AZPH", so it meets no other lock of the site.
@@ -237,23 +182,25 @@ def _quota_wait(attempts, *, limit: int, minutes: int, now) -> int | None:
     return max(1, math.ceil((newest[-1] + window - now).total_seconds()))
 
 
-def _push_limits_check(invoice: Invoice, phone: str, now) -> None:
+def _push_limits_check(
+    gateway: PaymentGateway, limits: PushLimits, invoice: Invoice, phone: str, now
+) -> None:
     """Raise PushLimited when this invoice or this phone had its quota of prompts lately.
 
-    Counted from the attempt rows (every AzamPay attempt is one push we sent or tried to send),
+    Counted from the attempt rows (every push attempt is one push we sent or tried to send),
     not the cache, so the limits hold when Redis is down. Runs under the invoice's row lock, so
     one invoice's count is exact; on PostgreSQL a transaction-scoped advisory lock on the phone
     serialises pushes to one phone across invoices too (SQLite's writers are serial anyway).
     """
-    attempts = PaymentAttempt.objects.filter(gateway=Gateway.AZAMPAY)
+    attempts = PaymentAttempt.objects.filter(gateway=gateway.name)
     wait = _quota_wait(
         attempts.filter(invoice_id=invoice.pk),
-        limit=settings.AZAMPAY_PUSHES_PER_INVOICE,
-        minutes=settings.AZAMPAY_PUSHES_PER_INVOICE_MINUTES,
+        limit=limits.per_invoice,
+        minutes=limits.per_invoice_minutes,
         now=now,
     )
     if wait is not None:
-        raise PushLimited("invoice", wait)
+        raise PushLimited("invoice", wait, gateway=gateway.name)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -262,46 +209,70 @@ def _push_limits_check(invoice: Invoice, phone: str, now) -> None:
             )
     wait = _quota_wait(
         attempts.filter(payer_phone=phone),
-        limit=settings.AZAMPAY_PUSHES_PER_PHONE,
-        minutes=settings.AZAMPAY_PUSHES_PER_PHONE_MINUTES,
+        limit=limits.per_phone,
+        minutes=limits.per_phone_minutes,
         now=now,
     )
     if wait is not None:
-        raise PushLimited("phone", wait)
+        raise PushLimited("phone", wait, gateway=gateway.name)
 
 
-def payment_start_azampay(*, invoice: Invoice, phone: str, provider: str) -> PaymentStart:
-    """Push a mobile-money prompt to `phone` (E.164). Raises like `payment_start_pesapal`, and
-    PushLimited (nothing written, nothing sent) over the per-invoice or per-phone limit."""
-    if not azampay_available(invoice):
-        raise PaymentNotAllowed("AzamPay is not available for this invoice")
-    attempt, _ = _attempt_open(
+def _push_guard(gateway: PaymentGateway, phone: str):
+    limits = gateway.push_limits() if gateway.push_to_phone else None
+    if limits is None:
+        return None
+    return lambda locked, now: _push_limits_check(gateway, limits, locked, phone, now)
+
+
+def payment_start(
+    *, invoice: Invoice, gateway: str, phone: str = "", provider: str = ""
+) -> PaymentStart:
+    """Start collecting the invoice through the gateway called `gateway`.
+
+    `phone` (E.164) and `provider` are the mobile-money account for a push gateway. Raises
+    PaymentNotAllowed (invoice or gateway not available) or PaymentInProgress before anything
+    is sent; PushLimited (nothing written, nothing sent) over a push gateway's limits; or the
+    gateway's error, after closing the attempt.
+    """
+    try:
+        chosen = gateway_named(gateway)
+    except UnknownGateway as exc:
+        raise PaymentNotAllowed(str(exc)) from exc
+    if not (chosen.is_configured() and _offers(chosen, invoice)):
+        raise PaymentNotAllowed(f"{chosen.label} is not available for this invoice")
+    attempt, replaced = _attempt_open(
         invoice=invoice,
-        gateway=Gateway.AZAMPAY,
-        guard=lambda locked, now: _push_limits_check(locked, phone, now),
+        gateway=chosen.name,
+        guard=_push_guard(chosen, phone),
         payer_phone=phone,
         provider=provider,
     )
     try:
-        checkout = get_azampay_client().mno_checkout(
-            MnoCheckoutRequest(
-                external_id=attempt.merchant_reference,
-                phone=phone,
+        started = chosen.start(
+            PaymentRequest(
+                merchant_reference=attempt.merchant_reference,
                 amount=attempt.amount,
                 currency=attempt.currency,
+                description=f"WeTech invoice {invoice.number}"[:100],
+                payer=Payer(
+                    name=invoice.client_name,
+                    email=invoice.client_email,
+                    phone=invoice.client_phone,
+                ),
+                phone=phone,
                 provider=provider,
             )
         )
-    except GatewayOutcomeUnknown:
-        # The push may have reached the phone; its callback will carry our reference.
-        with transaction.atomic():
-            locked = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
-            if locked.status == Status.INITIATED:
-                locked.status = Status.PENDING
-                locked.status_detail = "Push sent but AzamPay's answer was lost"
-                locked.save(update_fields=["status", "status_detail", "updated_at"])
-        attempt.refresh_from_db()
-        return PaymentStart(attempt=attempt, uncertain=True)
+    except GatewayOutcomeUnknown as exc:
+        if chosen.pending_after_unknown_start:
+            _attempt_close(
+                attempt,
+                status=Status.PENDING,
+                detail=f"Sent, but {chosen.label}'s answer was lost",
+            )
+            return PaymentStart(attempt=attempt, uncertain=True)
+        _attempt_close(attempt, status=Status.EXPIRED, detail=f"Outcome unknown: {exc.message}")
+        raise
     except GatewayError as exc:
         _attempt_close(attempt, status=Status.FAILED, detail=f"{type(exc).__name__}: {exc.message}")
         raise
@@ -310,22 +281,9 @@ def payment_start_azampay(*, invoice: Invoice, phone: str, provider: str) -> Pay
         raise
     _attempt_opened(
         attempt,
-        gateway_reference=checkout.transaction_id,
-        detail="Waiting for the customer to approve the prompt",
+        gateway_reference=started.gateway_reference,
+        redirect_url=started.redirect_url,
+        detail=started.detail or f"Waiting for the customer ({chosen.label})",
     )
+    _cancel_replaced(chosen, replaced)
     return PaymentStart(attempt=attempt)
-
-
-def invoice_payment_state(invoice: Invoice) -> dict:
-    """What the invoice page shows about payments: the latest attempt and the receipt."""
-    attempts = list(invoice.payment_attempts.order_by("-created_at", "-pk")[:10])
-    latest = attempts[0] if attempts else None
-    receipt = next(
-        (a for a in attempts if a.status == Status.COMPLETED and not a.needs_refund), None
-    )
-    return {
-        "latest_attempt": latest,
-        "waiting": latest is not None and latest.is_open,
-        "failed": latest is not None and latest.status in (Status.FAILED, Status.EXPIRED),
-        "receipt": receipt if invoice.status == Invoice.Status.PAID else None,
-    }

@@ -21,8 +21,8 @@ from wetech.models import (
     PaymentAttempt,
 )
 from wetech.models.payments import new_merchant_reference
-from wetech.payments.gateways.base import COMPLETED
-from wetech.payments.settlement import GatewayFinding, attempt_settle
+from wetech.payments.gateways.base import PaymentStatus
+from wetech.payments.settlement import PaymentFinding, attempt_settle
 from wetech.tests.payment_helpers import issued_invoice
 
 
@@ -56,8 +56,8 @@ def open_attempt(invoice: Invoice, *, gateway="pesapal") -> PaymentAttempt:
 
 
 def settle_completed(attempt: PaymentAttempt) -> None:
-    finding = GatewayFinding(
-        status=COMPLETED,
+    finding = PaymentFinding(
+        status=PaymentStatus.COMPLETED,
         amount=attempt.amount,
         currency=attempt.currency,
         merchant_reference=attempt.merchant_reference,

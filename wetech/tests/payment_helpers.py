@@ -1,8 +1,9 @@
 """Builders and fake gateway clients shared by the payment tests (plain functions and classes).
 
-The fakes speak the gateway dataclasses of `wetech.payments.gateways.base`, so settlement is
-exercised exactly as with the real clients; the real clients' HTTP is covered by the gateway
-tests and by the end-to-end tests against the simulators.
+The fakes stand in for the HTTP clients only and speak their dataclasses (`pesapal.py`,
+`azampay.py`), so the gateways' own translation (`PesapalGateway`, `AzamPayGateway`) and the
+whole pipeline run exactly as with the real clients; the real clients' HTTP is covered by the
+gateway tests and by the end-to-end tests against the simulators.
 """
 
 import threading
@@ -11,14 +12,9 @@ from decimal import Decimal
 
 from sandbox.testing import simulator_settings
 from wetech.models import Client, Invoice, InvoiceLine, PaymentAttempt
-from wetech.payments.gateways.base import (
-    COMPLETED,
-    PENDING,
-    AzamPayStatus,
-    MnoCheckout,
-    OrderSession,
-    TransactionStatus,
-)
+from wetech.payments.gateways.azampay import AzamPayStatus, MnoCheckout
+from wetech.payments.gateways.base import PaymentStatus
+from wetech.payments.gateways.pesapal import OrderSession, TransactionStatus
 from wetech.sales.invoicing import invoice_issue
 
 
@@ -46,15 +42,17 @@ def configure_gateways(settings, base_url: str = "http://testserver", **override
     settings.STAFF_EMAILS = ["accounts@wetech.co.tz"]
 
 
-def pesapal_status(attempt: PaymentAttempt, status=COMPLETED, **changes) -> TransactionStatus:
+def pesapal_status(
+    attempt: PaymentAttempt, status=PaymentStatus.COMPLETED, **changes
+) -> TransactionStatus:
     fields = {
         "order_tracking_id": attempt.gateway_reference,
         "merchant_reference": attempt.merchant_reference,
         "status": status,
-        "amount": attempt.amount if status != PENDING else Decimal("0"),
+        "amount": attempt.amount if status != PaymentStatus.PENDING else Decimal("0"),
         "currency": attempt.currency,
-        "confirmation_code": "PSP123ABC" if status == COMPLETED else "",
-        "payment_method": "MpesaTZ" if status == COMPLETED else "",
+        "confirmation_code": "PSP123ABC" if status == PaymentStatus.COMPLETED else "",
+        "payment_method": "MpesaTZ" if status == PaymentStatus.COMPLETED else "",
         "payment_account": "",
         "description": "",
         "raw": {},
@@ -88,7 +86,7 @@ class FakePesapal:
             redirect_url=f"https://pay.example/iframe?OrderTrackingId={tracking_id}",
         )
 
-    def answer(self, attempt: PaymentAttempt, status=COMPLETED, **changes) -> None:
+    def answer(self, attempt: PaymentAttempt, status=PaymentStatus.COMPLETED, **changes) -> None:
         attempt.refresh_from_db()
         self.statuses[attempt.gateway_reference] = pesapal_status(attempt, status, **changes)
 
@@ -106,7 +104,7 @@ class FakePesapal:
             return TransactionStatus(
                 order_tracking_id=order_tracking_id,
                 merchant_reference="",
-                status=PENDING,
+                status=PaymentStatus.PENDING,
                 amount=Decimal("0"),
                 currency="",
                 confirmation_code="",
@@ -137,19 +135,20 @@ class FakeAzamPay:
         return MnoCheckout(transaction_id=uuid.uuid4().hex, message="queued")
 
     def get_transaction_status(self, transaction_id, provider):
-        answer = self.statuses.get(transaction_id, PENDING)
+        answer = self.statuses.get(transaction_id, PaymentStatus.PENDING)
         if isinstance(answer, Exception):
             raise answer
         return AzamPayStatus(transaction_id=transaction_id, status=answer, message="", raw={})
 
 
 def install_fakes(monkeypatch) -> tuple[FakePesapal, FakeAzamPay]:
-    """Point every payment module at in-memory gateway clients."""
+    """Put in-memory clients behind the real Pesapal and AzamPay gateways."""
     pesapal, azampay = FakePesapal(), FakeAzamPay()
-    for module in ("wetech.payments.start", "wetech.payments.inbox"):
-        monkeypatch.setattr(f"{module}.get_pesapal_client", lambda: pesapal)
-        monkeypatch.setattr(f"{module}.get_azampay_client", lambda: azampay)
-    monkeypatch.setattr("wetech.payments.start.pesapal_notification_id", lambda: "ipn-0000-test")
+    monkeypatch.setattr("wetech.payments.gateways.pesapal.get_pesapal_client", lambda: pesapal)
+    monkeypatch.setattr("wetech.payments.gateways.azampay.get_azampay_client", lambda: azampay)
+    monkeypatch.setattr(
+        "wetech.payments.gateways.pesapal.pesapal_notification_id", lambda: "ipn-0000-test"
+    )
     return pesapal, azampay
 
 

@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 
 from wetech.models import GatewayNotification, Invoice, PaymentAttempt
-from wetech.payments.gateways.base import COMPLETED
+from wetech.payments.gateways.base import PaymentStatus
 from wetech.payments.inbox import notification_record
-from wetech.payments.start import payment_start_pesapal
+from wetech.payments.start import payment_start
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def staff(client):
 
 @pytest.fixture
 def attempt(pesapal):
-    return payment_start_pesapal(invoice=issued_invoice()).attempt
+    return payment_start(invoice=issued_invoice(), gateway="pesapal").attempt
 
 
 def test_attempts_are_read_only_but_listed_and_filterable(staff, attempt):
@@ -49,7 +49,7 @@ def test_invoice_page_in_admin_shows_its_payments(staff, attempt):
 
 
 def test_recheck_action_settles_with_the_gateway(staff, pesapal, attempt):
-    pesapal.answer(attempt, COMPLETED)
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
     response = staff.post(
         "/admin/wetech/paymentattempt/",
         {"action": "recheck_now", "_selected_action": [attempt.pk]},
@@ -64,7 +64,7 @@ def test_reprocess_action_replays_a_stored_notification(staff, pesapal, attempt)
         "/payments/pesapal/ipn/", {"OrderTrackingId": attempt.gateway_reference}
     )
     notification = notification_record(gateway="pesapal", kind="ipn", request=request)
-    pesapal.answer(attempt, COMPLETED)
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
     response = staff.post(
         "/admin/wetech/gatewaynotification/",
         {"action": "reprocess", "_selected_action": [notification.pk]},

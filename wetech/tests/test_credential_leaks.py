@@ -30,7 +30,7 @@ from sentry_sdk.transport import Transport
 from wetech.log import build_logging_config
 from wetech.models import Invoice
 from wetech.payments.gateways.base import GatewayUnavailable
-from wetech.payments.start import payment_start_azampay
+from wetech.payments.start import payment_start
 from wetech.sentry import init_sentry
 from wetech.tests.conftest import REPO_ROOT
 from wetech.tests.drills.test_worker_crash import _database_url
@@ -189,7 +189,9 @@ def test_the_callback_secret_appears_in_no_log_no_sentry_event_and_no_error_page
     settings.AZAMPAY_CALLBACK_SECRET = SECRET
     settings.CALLBACK_RATE_LIMIT = "1000/m"
     invoice = issued_invoice()
-    attempt = payment_start_azampay(invoice=invoice, phone="+255712345678", provider="Mpesa")
+    attempt = payment_start(
+        gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
+    )
     body = azampay_callback_body(attempt.attempt)
     seen = []
 

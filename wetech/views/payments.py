@@ -1,10 +1,12 @@
-"""Paying an invoice (start a Pesapal order or an AzamPay push) and the gateways' callbacks.
+"""Paying an invoice through a gateway, and the gateways' callbacks.
 
-The pay views are pages behind CSRF and rate limits (per client IP and per invoice). The
-callbacks are hostile input from the internet: CSRF-exempt, no session, rate-limited only
-generously so a gateway's retries are never dropped; they record the message first, settle it
-through the one settlement service and answer fast (200 for duplicates and unknown orders,
-400 for what cannot be read).
+The pay views are pages behind CSRF and rate limits (per client IP and per invoice), one view
+for every gateway: a push gateway's form asks for the phone and provider first, a hosted-page
+gateway sends the customer to its page. The callbacks are hostile input from the internet:
+CSRF-exempt, no session, rate-limited only generously so a gateway's retries are never dropped;
+they record the message first, settle it through the one notification pipeline and answer fast
+with the gateway's own acknowledgement (200 for duplicates and unknown orders, 400 for what
+cannot be read). Each URL names its gateway; nothing here branches on which one it is.
 """
 
 import logging
@@ -21,21 +23,25 @@ from wetech.callback_auth import azampay_address_allowed, azampay_secret_accepte
 from wetech.client_ip import client_ip, client_ip_ratelimit_key
 from wetech.forms import AzamPayForm
 from wetech.models import GatewayNotification
-from wetech.models.payments import Gateway
-from wetech.payments.gateways.base import GatewayError, GatewayMisconfigured, GatewayRejected
-from wetech.payments.inbox import (
+from wetech.payments.gateways.base import (
+    GatewayError,
+    GatewayMisconfigured,
+    GatewayRejected,
     MalformedNotification,
-    azampay_callback_process,
-    azampay_callback_refuse,
+    PaymentGateway,
+)
+from wetech.payments.gateways.registry import gateway_named
+from wetech.payments.inbox import (
+    InboxOutcome,
+    notification_process,
     notification_record,
-    pesapal_notification_process,
+    notification_refuse,
 )
 from wetech.payments.start import (
     PaymentInProgress,
     PaymentNotAllowed,
     PushLimited,
-    payment_start_azampay,
-    payment_start_pesapal,
+    payment_start,
 )
 from wetech.ratelimit import ratelimit
 from wetech.views.errors import error_payload, rate_limited, wants_json
@@ -44,7 +50,6 @@ from wetech.views.invoices import _public_invoice, invoice_page
 logger = logging.getLogger("wetech.payments")
 
 Kind = GatewayNotification.Kind
-Result = GatewayNotification.Result
 
 
 def _pay_rate(group, request):
@@ -102,8 +107,8 @@ def _pay_problem(
     return response
 
 
-def _gateway_problem(request, invoice, exc: GatewayError, *, form=None):
-    name = "Pesapal" if exc.gateway == Gateway.PESAPAL else "AzamPay"
+def _gateway_problem(request, invoice, gateway: PaymentGateway, exc: GatewayError, *, form=None):
+    name = gateway.label
     # Misconfiguration needs a person; an outage or a refusal is the gateway's weather.
     level = logging.ERROR if isinstance(exc, GatewayMisconfigured) else logging.WARNING
     logger.log(
@@ -159,9 +164,10 @@ def _not_payable(request, invoice, exc):
 
 
 def _push_limited(request, invoice, exc: PushLimited, *, form):
-    """Over the AzamPay prompt limit: nothing was written or sent; say when to try again."""
+    """Over a push gateway's prompt limit: nothing was written or sent; say when to try again."""
     logger.warning(
-        "azampay push refused: limit per %s reached",
+        "%s push refused: limit per %s reached",
+        exc.gateway,
         exc.limit,
         extra={"invoice": invoice.number, "limit": exc.limit},
     )
@@ -198,63 +204,86 @@ def _rate_limited_pay(view):
     return view
 
 
-@require_POST
-@_rate_limited_pay
-def pay_pesapal(request, token):
+def _pay(request, token, gateway: PaymentGateway):
     if getattr(request, "limited", False):
         return rate_limited(request)
     invoice = _public_invoice(token)
+    form = None
+    account = {}
+    if gateway.push_to_phone:
+        form = AzamPayForm(request.POST)
+        if not form.is_valid():
+            return _pay_problem(
+                request,
+                invoice,
+                status=400,
+                code="validation_error",
+                message="Please check your mobile money details.",
+                suggestions=["Correct the fields marked below and send the request again."],
+                form=form,
+            )
+        account = {"phone": form.cleaned_data["phone"], "provider": form.cleaned_data["provider"]}
     try:
-        started = payment_start_pesapal(invoice=invoice)
-    except (PaymentNotAllowed, PaymentInProgress) as exc:
-        return _not_payable(request, invoice, exc)
-    except GatewayError as exc:
-        return _gateway_problem(request, invoice, exc)
-    return _see_other(started.attempt.redirect_url)
-
-
-@require_POST
-@_rate_limited_pay
-def pay_azampay(request, token):
-    if getattr(request, "limited", False):
-        return rate_limited(request)
-    invoice = _public_invoice(token)
-    form = AzamPayForm(request.POST)
-    if not form.is_valid():
-        return _pay_problem(
-            request,
-            invoice,
-            status=400,
-            code="validation_error",
-            message="Please check your mobile money details.",
-            suggestions=["Correct the fields marked below and send the request again."],
-            form=form,
-        )
-    try:
-        started = payment_start_azampay(
-            invoice=invoice,
-            phone=form.cleaned_data["phone"],
-            provider=form.cleaned_data["provider"],
-        )
+        started = payment_start(invoice=invoice, gateway=gateway.name, **account)
     except (PaymentNotAllowed, PaymentInProgress) as exc:
         return _not_payable(request, invoice, exc)
     except PushLimited as exc:
         return _push_limited(request, invoice, exc, form=form)
     except GatewayError as exc:
-        return _gateway_problem(request, invoice, exc, form=form)
+        return _gateway_problem(request, invoice, gateway, exc, form=form)
     if started.uncertain:
         messages.warning(
             request,
             "We could not confirm that the request reached your phone. If a prompt arrives, "
             "approve it; otherwise wait a few minutes before trying again.",
         )
-    return _see_other(invoice.get_absolute_url())
+    # A hosted page takes the customer there; a push leaves them on the invoice, which waits.
+    return _see_other(started.attempt.redirect_url or invoice.get_absolute_url())
+
+
+def _pay_view(gateway_name: str):
+    @require_POST
+    @_rate_limited_pay
+    def pay(request, token):
+        return _pay(request, token, gateway_named(gateway_name))
+
+    pay.__name__ = pay.__qualname__ = f"pay_{gateway_name}"
+    return pay
+
+
+pay_pesapal = _pay_view("pesapal")
+pay_azampay = _pay_view("azampay")
 
 
 def _callback_limited(view):
     return ratelimit(
         key=client_ip_ratelimit_key, rate=_callback_rate, group="payment-callbacks", block=False
     )(view)
+
+
+def _received(request, gateway: PaymentGateway, kind: str) -> InboxOutcome:
+    """Record the message, then settle it. Raises MalformedNotification."""
+    notification = notification_record(gateway=gateway.name, kind=kind, request=request)
+    return notification_process(notification=notification)
+
+
+def _unreadable(request, exc: MalformedNotification) -> JsonResponse:
+    return JsonResponse(
+        error_payload(
+            request,
+            code="bad_request",
+            message="The notification could not be read.",
+            detail=str(exc),
+        ),
+        status=400,
+    )
+
+
+def _acknowledged(gateway: PaymentGateway, outcome: InboxOutcome) -> JsonResponse:
+    status, body = gateway.acknowledge(
+        outcome.parsed, processed=outcome.processed, result=outcome.result
+    )
+    return JsonResponse(body, status=status)
 
 
 @csrf_exempt
@@ -265,16 +294,14 @@ def pesapal_callback(request):
     """Pesapal sends the customer's browser here after its hosted page."""
     if getattr(request, "limited", False):
         return rate_limited(request)
+    gateway = gateway_named("pesapal")
     try:
-        notification = notification_record(
-            gateway=Gateway.PESAPAL, kind=Kind.BROWSER_RETURN, request=request
-        )
-        outcome = pesapal_notification_process(notification=notification)
+        outcome = _received(request, gateway, Kind.BROWSER_RETURN)
     except MalformedNotification:
         return render(
             request,
             "payments/return_problem.html",
-            {"message": "This link from Pesapal is incomplete, so we cannot look it up."},
+            {"message": f"This link from {gateway.label} is incomplete, so we cannot look it up."},
             status=400,
         )
     if outcome.attempt is None:
@@ -295,30 +322,12 @@ def pesapal_callback(request):
 def pesapal_ipn(request):
     if getattr(request, "limited", False):
         return rate_limited(request)
+    gateway = gateway_named("pesapal")
     try:
-        notification = notification_record(gateway=Gateway.PESAPAL, kind=Kind.IPN, request=request)
-        outcome = pesapal_notification_process(notification=notification)
+        outcome = _received(request, gateway, Kind.IPN)
     except MalformedNotification as exc:
-        return JsonResponse(
-            error_payload(
-                request,
-                code="bad_request",
-                message="The notification has no readable OrderTrackingId.",
-                detail=str(exc),
-            ),
-            status=400,
-        )
-    fields = outcome.pesapal
-    # Pesapal's acknowledgement (gateways.md A7): HTTP 200, camelCase keys, the type echoed;
-    # "status": 500 asks Pesapal to send it again.
-    return JsonResponse(
-        {
-            "orderNotificationType": fields.notification_type or "IPNCHANGE",
-            "orderTrackingId": fields.tracking_id,
-            "orderMerchantReference": fields.merchant_reference,
-            "status": 200 if outcome.processed else 500,
-        }
-    )
+        return _unreadable(request, exc)
+    return _acknowledged(gateway, outcome)
 
 
 @csrf_exempt
@@ -326,8 +335,11 @@ def pesapal_ipn(request):
 @require_POST
 @_callback_limited
 def azampay_callback(request, secret):
+    # The credential (the secret path, and where the request comes from) is checked on the
+    # raw request before anything of it is redacted or stored.
     if not azampay_secret_accepted(secret):
         raise Http404("no such callback")
+    gateway = gateway_named("azampay")
     ip = client_ip(request)
     if not azampay_address_allowed(ip):
         # The right secret from the wrong place: answered exactly like a wrong secret, but a
@@ -338,30 +350,17 @@ def azampay_callback(request, secret):
                 plain_ip(ip) or "(no address)",
                 extra={"client_ip": plain_ip(ip)},
             )
-            azampay_callback_refuse(
-                request=request, reason="client address not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS"
+            notification_refuse(
+                gateway=gateway.name,
+                kind=Kind.CALLBACK,
+                request=request,
+                reason="client address not in AZAMPAY_CALLBACK_ALLOWED_NETWORKS",
             )
         raise Http404("no such callback")
     if getattr(request, "limited", False):
         return rate_limited(request)
     try:
-        notification = notification_record(
-            gateway=Gateway.AZAMPAY, kind=Kind.CALLBACK, request=request
-        )
-        outcome = azampay_callback_process(notification=notification)
+        outcome = _received(request, gateway, Kind.CALLBACK)
     except MalformedNotification as exc:
-        return JsonResponse(
-            error_payload(
-                request,
-                code="bad_request",
-                message="The callback could not be read.",
-                detail=str(exc),
-            ),
-            status=400,
-        )
-    if not outcome.processed:
-        # Not applied yet (status query unavailable): let AzamPay retry; the inbox keeps it.
-        return JsonResponse(
-            {"success": False, "message": "Temporarily unable to process"}, status=503
-        )
-    return JsonResponse({"success": True, "message": "Received", "result": outcome.result})
+        return _unreadable(request, exc)
+    return _acknowledged(gateway, outcome)

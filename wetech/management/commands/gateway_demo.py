@@ -18,8 +18,8 @@ from django.core.servers.basehttp import ThreadedWSGIServer
 from django.test.utils import override_settings
 
 from sandbox.testing import simulator_settings
-from wetech.payments.gateways.base import BillingAddress, GatewayError, OrderRequest
-from wetech.payments.gateways.registry import get_pesapal_client
+from wetech.payments.gateways.base import GatewayError
+from wetech.payments.gateways.pesapal import BillingAddress, OrderRequest, get_pesapal_client
 
 PAGE_TIMEOUT = (3.05, 10.0)
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from wetech.payments.gateways.base import GatewayError
-from wetech.payments.gateways.registry import pesapal_ipn_url, pesapal_register_ipn
+from wetech.payments.gateways.pesapal import pesapal_ipn_url, pesapal_register_ipn
 
 
 class Command(BaseCommand):

@@ -1,23 +1,6 @@
-"""Payment gateway clients (Pesapal, AzamPay), their retry policy and breaker, and simulators.
+"""The payment gateways: one interface (`base.PaymentGateway`), one module per provider
+(`pesapal`, `azampay`), the registry that names them, and the HTTP machinery they share
+(`transport`, `retry`, `bulkhead`, `tokens`, `http`, `clients`).
 
-Import the factories from here: `get_pesapal_client()`, `get_azampay_client()`,
-`pesapal_notification_id()`; the dataclasses and errors live in `wetech.payments.gateways.base`.
+The services import from `registry` and `base` only.
 """
-
-from wetech.payments.gateways.registry import (
-    azampay_configured,
-    get_azampay_client,
-    get_pesapal_client,
-    pesapal_configured,
-    pesapal_notification_id,
-    reset_gateway_clients,
-)
-
-__all__ = [
-    "azampay_configured",
-    "get_azampay_client",
-    "get_pesapal_client",
-    "pesapal_configured",
-    "pesapal_notification_id",
-    "reset_gateway_clients",
-]

@@ -1,21 +1,31 @@
-"""What every gateway client speaks: the error family, payment states and typed messages.
+"""The provider-neutral side of every gateway: the interface, its typed results, its errors.
 
-Clients translate between these dataclasses and each provider's HTTP; nothing here knows about
-requests, the ORM or a Django request. Money is always `Decimal`.
+A gateway module (pesapal.py, azampay.py) implements `PaymentGateway` and translates between
+these types and its provider's HTTP and words, through one status table of its own. The services
+(start, inbox, settlement, reconcile) and the views speak only these types, so they never branch
+on a gateway's name and never see a provider's words. Nothing here knows about requests, the ORM
+or a Django request. Money is always `Decimal`.
 """
 
-import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
 
-# Payment states, shared by every gateway's status mapping table.
-PENDING = "pending"
-COMPLETED = "completed"
-FAILED = "failed"
-REVERSED = "reversed"
-INVALID = "invalid"
+from wetech.money import require_decimal
 
-CENTS = Decimal("0.01")
+
+class PaymentStatus(StrEnum):
+    """What a gateway says about one payment, after its module's status table."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REVERSED = "reversed"
+    # The gateway knows nothing it can vouch for (e.g. Pesapal's status_code 0): not a failure.
+    INVALID = "invalid"
 
 
 class GatewayError(Exception):
@@ -64,157 +74,171 @@ def missing_settings_error(gateway: str, missing: list[str]) -> GatewayMisconfig
     )
 
 
-def to_decimal(value, *, what: str = "amount") -> Decimal:
-    """A wire amount (JSON number parsed as Decimal, int or string) as a Decimal.
-
-    Raises ValueError for anything that is not a finite number; a float is refused because it
-    has already lost the exact value.
-    """
-    if isinstance(value, bool | float):
-        raise ValueError(f"{what} must not be a float or boolean")
-    try:
-        number = Decimal(str(value).strip().replace(",", "")) if value is not None else None
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        raise ValueError(f"{what} is not a number")
-    return number
-
-
-def wire_number(amount: Decimal) -> float:
-    """The JSON number for an amount of money, for APIs whose schema says "Float".
-
-    A 2-decimal value of at most 15 significant digits survives the float round trip exactly and
-    `json.dumps` writes its shortest repr ("413000.0", "10.5"), so nothing is lost on the wire.
-    """
-    quantised = amount.quantize(CENTS, rounding=ROUND_HALF_UP)
-    if len(quantised.as_tuple().digits) > 15:
-        raise ValueError("amount too large to send as a JSON number")
-    return float(quantised)
-
-
-def _require_decimal(name: str, value) -> None:
-    if not isinstance(value, Decimal):
-        raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
+class MalformedNotification(ValueError):
+    """A message we cannot read at all (no reference, body not JSON): answered with a 400."""
 
 
 @dataclass(frozen=True)
-class BillingAddress:
+class Payer:
+    name: str
     email: str
     phone: str
-    first_name: str
-    last_name: str
-    country_code: str = "TZ"
 
 
 @dataclass(frozen=True)
-class OrderRequest:
-    """A Pesapal order. `merchant_reference` must be new for every payment attempt."""
+class PaymentRequest:
+    """One attempt to collect `amount`: `merchant_reference` is new for every attempt.
+
+    `phone` and `provider` are the mobile-money account a push gateway prompts (the pay form asks
+    for them only when the gateway has `push_to_phone`).
+    """
 
     merchant_reference: str
     amount: Decimal
     currency: str
     description: str
-    callback_url: str
-    notification_id: str
-    billing: BillingAddress
-    cancellation_url: str = ""
+    payer: Payer
+    phone: str = ""
+    provider: str = ""
 
     def __post_init__(self):
-        _require_decimal("amount", self.amount)
+        require_decimal("amount", self.amount)
 
 
 @dataclass(frozen=True)
-class OrderSession:
-    order_tracking_id: str
-    merchant_reference: str
-    redirect_url: str
+class StartedPayment:
+    """The gateway took the request. `gateway_reference` is empty when it named none."""
+
+    gateway_reference: str
+    # Where to send the customer (a hosted page); empty for a push to the phone.
+    redirect_url: str = ""
+    # What the attempt shows while it waits.
+    detail: str = ""
 
 
 @dataclass(frozen=True)
-class TransactionStatus:
-    """Pesapal's answer about one order; `status` is one of the state constants above."""
+class AttemptRef:
+    """What a gateway needs to ask about one attempt (never an ORM object)."""
 
-    order_tracking_id: str
     merchant_reference: str
-    status: str
+    gateway_reference: str
     amount: Decimal
     currency: str
-    confirmation_code: str
-    payment_method: str
-    payment_account: str
-    description: str
-    raw: dict = field(repr=False, compare=False)
+    provider: str = ""
 
 
 @dataclass(frozen=True)
-class IpnRegistration:
-    """One registered Pesapal IPN URL; `ipn_id` is the `notification_id` for orders."""
+class PaymentFinding:
+    """What the authoritative source says about one attempt, already in our words."""
 
-    ipn_id: str
-    url: str
-    notification_type: str
-    raw: dict = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class MnoCheckoutRequest:
-    """An AzamPay mobile-money push. `provider` is one of azampay.PROVIDERS."""
-
-    external_id: str
-    phone: str
-    amount: Decimal
-    currency: str
-    provider: str
-
-    def __post_init__(self):
-        _require_decimal("amount", self.amount)
+    status: PaymentStatus
+    amount: Decimal | None = None
+    currency: str = ""
+    merchant_reference: str = ""
+    gateway_reference: str = ""
+    confirmation_code: str = ""
+    payment_method: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
-class MnoCheckout:
-    """AzamPay queued the push. `transaction_id` is empty when AzamPay sent none (or "null")."""
+class ParsedNotification:
+    """Which attempt a notification is about, and what it says itself (if anything).
 
-    transaction_id: str
-    message: str
+    The attempt is looked up by `lookup_field` = `lookup_value` among the gateway's attempts,
+    i.e. by OUR stored mapping only. `merchant_reference`, when the message names one, must be
+    that attempt's. `finding` is the message's own news (None when, like Pesapal's IPN, it
+    carries none and only the status query can tell). `reject_reason` refuses the message once
+    the attempt is known. `ack_fields` are what the gateway's acknowledgement echoes.
+    """
 
-
-@dataclass(frozen=True)
-class AzamPayCallback:
-    """AzamPay's server-to-server callback, parsed. `raw` keeps every field as received."""
-
-    utility_ref: str
-    transaction_status: str
-    reference: str
-    amount: Decimal | None
-    msisdn: str
-    operator: str
-    mno_reference: str
-    external_reference: str
-    message: str
-    raw: dict = field(repr=False, compare=False)
-
-    @property
-    def is_success(self) -> bool:
-        # Only the exact lowercase word credits money (gateways.md trap 11).
-        return self.transaction_status == "success"
+    lookup_field: Literal["merchant_reference", "gateway_reference"]
+    lookup_value: str
+    merchant_reference: str = ""
+    finding: PaymentFinding | None = None
+    reject_reason: str = ""
+    ack_fields: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class AzamPayStatus:
-    """AzamPay's status query answer: `status` is PENDING, COMPLETED or FAILED."""
+class PushLimits:
+    """How many push prompts one invoice and one phone may get in a window (0: no limit)."""
 
-    transaction_id: str
-    status: str
-    message: str
-    raw: dict = field(repr=False, compare=False)
-
-
-_SAFE_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,50}")
+    per_invoice: int
+    per_invoice_minutes: int
+    per_phone: int
+    per_phone_minutes: int
 
 
-def check_merchant_reference(reference: str) -> str:
-    """Pesapal's `id`: at most 50 characters; letters, digits and hyphens are always accepted."""
-    if not _SAFE_REFERENCE.fullmatch(reference or ""):
-        raise ValueError("merchant reference must be 1-50 letters, digits or hyphens")
-    return reference
+class PaymentGateway(ABC):
+    """One payment provider, as the payment pipeline sees it.
+
+    Subclasses set `name` (stored on attempts and notifications), `label` (for people) and the
+    two flags, and translate; they hold no state but their HTTP client.
+    """
+
+    name: str = ""
+    label: str = ""
+    # True: the customer approves on a phone, so the pay form asks for phone and provider.
+    # False: the customer is sent to the gateway's hosted page.
+    push_to_phone: bool = False
+    # After a start whose outcome is unknown: True keeps the attempt pending (the request may
+    # still reach the customer and its notification carries our reference); False expires it
+    # (the customer can never reach a page we have no link to).
+    pending_after_unknown_start: bool = False
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    @abstractmethod
+    def is_configured(self) -> bool:
+        """May the site offer this gateway (its settings are all set)?"""
+
+    def accepts(self, *, currency: str, total: Decimal) -> bool:
+        """Can this gateway collect `total` in `currency`?"""
+        return True
+
+    @abstractmethod
+    def start(self, request: PaymentRequest) -> StartedPayment:
+        """Start collecting. Raises GatewayError (GatewayOutcomeUnknown when it may have)."""
+
+    def can_query_status(self, ref: AttemptRef) -> bool:
+        """Can `query_status` be asked about this attempt?"""
+        return bool(ref.gateway_reference)
+
+    @abstractmethod
+    def query_status(self, ref: AttemptRef) -> PaymentFinding:
+        """Ask the gateway about one attempt. Raises GatewayError. Never inside a transaction."""
+
+    @abstractmethod
+    def parse_notification(self, *, query_string: str, body: str) -> ParsedNotification:
+        """Read a stored notification. Raises MalformedNotification."""
+
+    def judge(
+        self, parsed: ParsedNotification, ref: AttemptRef, queried: PaymentFinding | None
+    ) -> PaymentFinding | None:
+        """The truth about the attempt, from the notification and the status query (None when
+        the query was not made or failed), by this gateway's own trust rules. None: nothing to
+        settle. By default the query decides, and the message's own news only stands in for
+        a query that could not be made."""
+        return queried if queried is not None else parsed.finding
+
+    def cancel(self, gateway_reference: str) -> None:
+        """Best effort: stop a replaced attempt from being paid too. Raises GatewayError.
+
+        A gateway whose attempts cannot be paid once replaced (a push) has nothing to do."""
+        return None
+
+    def acknowledge(
+        self, parsed: ParsedNotification, *, processed: bool, result: str
+    ) -> tuple[int, dict]:
+        """The HTTP status and JSON body the gateway expects for a notification we read.
+
+        `processed` is False when it could not be applied yet (the gateway should send it again);
+        `result` is the inbox's result (applied, duplicate, ignored, rejected, error).
+        """
+        return (200 if processed else 503), {"received": processed}
+
+    def push_limits(self) -> PushLimits | None:
+        """Limits on prompts to one invoice and one phone (push gateways); None: no limits."""
+        return None

@@ -19,9 +19,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from wetech.models import Invoice, LedgerEntry, PaymentAttempt
-from wetech.payments.gateways.base import COMPLETED
+from wetech.payments.gateways.base import PaymentStatus
 from wetech.payments.reconcile import attempts_reconcile
-from wetech.payments.start import payment_start_pesapal
+from wetech.payments.start import payment_start
 from wetech.tests.conftest import run_django
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
@@ -32,16 +32,17 @@ Status = PaymentAttempt.Status
 CRASHING_SETTLEMENT = textwrap.dedent(
     """
     import os, signal
-    from wetech.payments.gateways.base import COMPLETED
+    from wetech.payments.gateways.base import PaymentStatus
     from wetech.models import LedgerEntry, PaymentAttempt
-    from wetech.payments import inbox as payment_inbox, settlement
+    from wetech.payments import settlement
+    from wetech.payments.gateways import pesapal as pesapal_gateway
     from wetech.payments.reconcile import attempt_recheck
     from wetech.tests.payment_helpers import FakePesapal
 
     attempt = PaymentAttempt.objects.get(pk={attempt_id})
     pesapal = FakePesapal()
-    pesapal.answer(attempt, COMPLETED)
-    payment_inbox.get_pesapal_client = lambda: pesapal
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
+    pesapal_gateway.get_pesapal_client = lambda: pesapal
 
     def killed(invoice, *, now, net=None):
         print("ledger entries inside the transaction:", LedgerEntry.objects.count(), flush=True)
@@ -72,7 +73,7 @@ def test_a_worker_killed_mid_settlement_rolls_back_and_the_reconciler_credits_on
 ):
     configure_gateways(settings)
     pesapal, _ = install_fakes(monkeypatch)
-    attempt = payment_start_pesapal(invoice=issued_invoice()).attempt
+    attempt = payment_start(invoice=issued_invoice(), gateway="pesapal").attempt
     invoice = attempt.invoice
     assert attempt.status == Status.PENDING
 
@@ -96,7 +97,7 @@ def test_a_worker_killed_mid_settlement_rolls_back_and_the_reconciler_credits_on
     assert invoice.status == Invoice.Status.ISSUED
     assert mail.outbox == []
 
-    pesapal.answer(attempt, COMPLETED)
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
     out = StringIO()
     call_command("reconcile_payments", stdout=out)
     attempts_reconcile(now=timezone.now() + timedelta(hours=1))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.testing import simulator_settings
-from wetech.payments.gateways.registry import reset_gateway_clients
+from wetech.payments.gateways.clients import reset_gateway_clients
 from wetech.tests.conftest import REPO_ROOT
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

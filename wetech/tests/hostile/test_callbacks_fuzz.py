@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
-from wetech.payments.gateways import reset_gateway_clients
-from wetech.payments.start import payment_start_azampay, payment_start_pesapal
+from wetech.payments.gateways.clients import reset_gateway_clients
+from wetech.payments.start import payment_start
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -61,9 +61,9 @@ def orders(settings, monkeypatch):
     invoice = issued_invoice()
     with monkeypatch.context() as patch:
         fakes = install_fakes(patch)
-        pesapal = payment_start_pesapal(invoice=invoice).attempt
-        azampay = payment_start_azampay(
-            invoice=invoice, phone="+255712345678", provider="Mpesa"
+        pesapal = payment_start(invoice=invoice, gateway="pesapal").attempt
+        azampay = payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
         ).attempt
     assert fakes[1].pushes
     reset_gateway_clients()

@@ -31,7 +31,7 @@ from wetech.models import (
     LedgerEntry,
     PaymentAttempt,
 )
-from wetech.payments.start import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start
 from wetech.tests.lead_helpers import hidden_fields, make_service
 from wetech.tests.payment_helpers import issued_invoice
 
@@ -213,9 +213,12 @@ class World:
 def world(fakes):
     service = make_service(price=Decimal("350000"), slug="business-website")
     invoice = issued_invoice()
-    pesapal = payment_start_pesapal(invoice=invoice).attempt
-    azampay = payment_start_azampay(
-        invoice=issued_invoice(email="juma@example.co.tz"), phone="+255712345678", provider="Mpesa"
+    pesapal = payment_start(invoice=invoice, gateway="pesapal").attempt
+    azampay = payment_start(
+        gateway="azampay",
+        invoice=issued_invoice(email="juma@example.co.tz"),
+        phone="+255712345678",
+        provider="Mpesa",
     ).attempt
     browser = HttpClient(enforce_csrf_checks=True)
     page = browser.get(f"/services/{service.slug}/").content.decode()

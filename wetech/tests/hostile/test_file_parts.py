@@ -16,7 +16,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.test import Client as HttpClient
 
 from wetech.models import Client, GatewayNotification, Invoice, Lead, LedgerEntry, PaymentAttempt
-from wetech.payments.start import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start
 from wetech.tests.lead_helpers import hidden_fields, make_service
 from wetech.tests.payment_helpers import issued_invoice
 
@@ -71,8 +71,10 @@ def spool_dir(settings, tmp_path):
 def attempts(fakes):
     invoice = issued_invoice()
     return (
-        payment_start_pesapal(invoice=invoice).attempt,
-        payment_start_azampay(invoice=invoice, phone="+255712345678", provider="Mpesa").attempt,
+        payment_start(invoice=invoice, gateway="pesapal").attempt,
+        payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
+        ).attempt,
     )
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from wetech.models import Client, GatewayNotification, Invoice, Lead, LedgerEntry, PaymentAttempt
-from wetech.payments.start import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start
 from wetech.tests.lead_helpers import lead_post, make_service
 from wetech.tests.payment_helpers import azampay_callback_body, issued_invoice
 
@@ -32,8 +32,10 @@ NESTED = b"[" * 30_000 + b"]" * 30_000
 def attempts(fakes):
     invoice = issued_invoice()
     return (
-        payment_start_pesapal(invoice=invoice).attempt,
-        payment_start_azampay(invoice=invoice, phone="+255712345678", provider="Mpesa").attempt,
+        payment_start(invoice=invoice, gateway="pesapal").attempt,
+        payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
+        ).attempt,
     )
 
 

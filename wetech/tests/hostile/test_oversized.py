@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from wetech.models import Client, GatewayNotification, Invoice, Lead, LedgerEntry, PaymentAttempt
-from wetech.payments.start import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start
 from wetech.tests.lead_helpers import lead_post, make_service
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
@@ -36,8 +36,10 @@ def attempts(settings, monkeypatch):
     install_fakes(monkeypatch)
     invoice = issued_invoice()
     return (
-        payment_start_pesapal(invoice=invoice).attempt,
-        payment_start_azampay(invoice=invoice, phone="+255712345678", provider="Mpesa").attempt,
+        payment_start(invoice=invoice, gateway="pesapal").attempt,
+        payment_start(
+            gateway="azampay", invoice=invoice, phone="+255712345678", provider="Mpesa"
+        ).attempt,
     )
 
 

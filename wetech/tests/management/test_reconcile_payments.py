@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from wetech.models import Invoice, LedgerEntry, PaymentAttempt
-from wetech.payments.gateways.base import COMPLETED, FAILED, GatewayUnavailable
+from wetech.payments.gateways.base import GatewayUnavailable, PaymentStatus
 from wetech.payments.reconcile import attempt_backoff, attempts_reconcile
-from wetech.payments.start import payment_start_azampay, payment_start_pesapal
+from wetech.payments.start import payment_start
 from wetech.tests.payment_helpers import issued_invoice
 
 Status = PaymentAttempt.Status
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def attempt(pesapal):
-    return payment_start_pesapal(invoice=issued_invoice()).attempt
+    return payment_start(invoice=issued_invoice(), gateway="pesapal").attempt
 
 
 def _run(*args):
@@ -41,7 +41,7 @@ def test_backoff_grows_with_checks_up_to_six_hours():
 
 
 def test_a_lost_notification_is_credited_once(pesapal, attempt, django_capture_on_commit_callbacks):
-    pesapal.answer(attempt, COMPLETED)
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
     with django_capture_on_commit_callbacks(execute=True):
         out = _run()
         again = attempts_reconcile(now=timezone.now() + timedelta(hours=1))
@@ -72,7 +72,7 @@ def test_pending_past_expiry_is_expired_and_a_late_success_still_credited(pesapa
         report = attempts_reconcile()
     attempt.refresh_from_db()
     assert report.expired == 1 and attempt.status == Status.EXPIRED
-    pesapal.answer(attempt, COMPLETED)
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
     with time_machine.travel(later + timedelta(hours=1), tick=False):
         report = attempts_reconcile()
     attempt.refresh_from_db()
@@ -82,14 +82,14 @@ def test_pending_past_expiry_is_expired_and_a_late_success_still_credited(pesapa
 
 
 def test_failure_is_applied(pesapal, attempt):
-    pesapal.answer(attempt, FAILED)
+    pesapal.answer(attempt, PaymentStatus.FAILED)
     _run()
     attempt.refresh_from_db()
     assert attempt.status == Status.FAILED
 
 
 def test_mismatch_needs_a_person_and_exits_non_zero(pesapal, attempt):
-    pesapal.answer(attempt, COMPLETED, amount=attempt.amount - 1)
+    pesapal.answer(attempt, PaymentStatus.COMPLETED, amount=attempt.amount - 1)
     with pytest.raises(CommandError, match="1 payment\\(s\\) need a person"):
         _run()
     attempt.refresh_from_db()
@@ -106,10 +106,10 @@ def test_unreachable_gateway_exits_non_zero(pesapal, attempt):
 
 def test_azampay_is_polled_only_with_the_status_query(settings, fakes):
     _, azampay = fakes
-    attempt = payment_start_azampay(
-        invoice=issued_invoice(), phone="+255712345678", provider="Mpesa"
+    attempt = payment_start(
+        gateway="azampay", invoice=issued_invoice(), phone="+255712345678", provider="Mpesa"
     ).attempt
-    azampay.statuses[attempt.gateway_reference] = COMPLETED
+    azampay.statuses[attempt.gateway_reference] = PaymentStatus.COMPLETED
     assert attempts_reconcile().checked == 0
     settings.AZAMPAY_STATUS_QUERY = True
     report = attempts_reconcile()
@@ -118,8 +118,8 @@ def test_azampay_is_polled_only_with_the_status_query(settings, fakes):
 
 
 def test_unaskable_attempts_still_expire(fakes):
-    attempt = payment_start_azampay(
-        invoice=issued_invoice(), phone="+255712345678", provider="Mpesa"
+    attempt = payment_start(
+        gateway="azampay", invoice=issued_invoice(), phone="+255712345678", provider="Mpesa"
     ).attempt
     with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
         report = attempts_reconcile()

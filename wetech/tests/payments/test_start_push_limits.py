@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from wetech.models import PaymentAttempt
-from wetech.payments.start import PushLimited, payment_start_azampay
+from wetech.payments.start import PushLimited, payment_start
 from wetech.tests.payment_helpers import issued_invoice
 
 
@@ -47,8 +47,8 @@ def test_concurrent_pushes_to_one_phone_on_many_invoices_stop_at_five(on_postgre
 
     outcomes = _race(
         8,
-        lambda n: payment_start_azampay(
-            invoice=invoices[n], phone="+255712345678", provider="Mpesa"
+        lambda n: payment_start(
+            gateway="azampay", invoice=invoices[n], phone="+255712345678", provider="Mpesa"
         ),
     )
 

@@ -22,11 +22,7 @@ from django.utils import timezone
 
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
 from wetech.models.payments import new_merchant_reference
-from wetech.payments.inbox import (
-    azampay_callback_process,
-    notification_record,
-    pesapal_notification_process,
-)
+from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.reconcile import attempt_recheck
 from wetech.tests.payment_helpers import azampay_callback_body, configure_gateways, issued_invoice
 
@@ -152,7 +148,7 @@ def _ipn(client, attempt):
 def _ipn_direct(attempt, **options):
     request = RequestFactory().get("/payments/pesapal/ipn/", _ipn_params(attempt))
     notification = notification_record(gateway="pesapal", kind="ipn", request=request)
-    return pesapal_notification_process(notification=notification, **options)
+    return notification_process(notification=notification, **options)
 
 
 def _results() -> list[str]:
@@ -308,7 +304,7 @@ class TestAzamPayCallbacks:
             content_type="application/json",
         )
         notification = notification_record(gateway="azampay", kind="callback", request=request)
-        return azampay_callback_process(notification=notification)
+        return notification_process(notification=notification)
 
     def test_with_the_status_query_on_repeats_ask_once(
         self, http, gateway_settings, azampay_attempt

@@ -5,19 +5,13 @@ import pytest
 import requests
 from django.core.cache import cache
 
-from wetech.payments.gateways import get_pesapal_client
-from wetech.payments.gateways.base import (
-    COMPLETED,
-    FAILED,
-    INVALID,
-    PENDING,
-    REVERSED,
+from wetech.payments.gateways.base import GatewayMisconfigured, GatewayRejected, PaymentStatus
+from wetech.payments.gateways.pesapal import (
     BillingAddress,
-    GatewayMisconfigured,
-    GatewayRejected,
     OrderRequest,
+    PesapalClient,
+    get_pesapal_client,
 )
-from wetech.payments.gateways.pesapal import PesapalClient
 
 from .conftest import press
 
@@ -55,7 +49,7 @@ def test_pay_redirects_to_the_callback_fires_the_ipn_and_completes(simulator, cl
         f"{simulator.url}/sandbox/pesapal/pay/{session.order_tracking_id}/"
     )
     pending = client.get_transaction_status(session.order_tracking_id)
-    assert pending.status == PENDING
+    assert pending.status == PaymentStatus.PENDING
     assert pending.raw["error"]["code"] == "payment_details_not_found"
     assert pending.raw["status"] == "500"
 
@@ -79,7 +73,7 @@ def test_pay_redirects_to_the_callback_fires_the_ipn_and_completes(simulator, cl
         "OrderNotificationType": "IPNCHANGE",
     }
     status = client.get_transaction_status(session.order_tracking_id)
-    assert status.status == COMPLETED
+    assert status.status == PaymentStatus.COMPLETED
     assert status.amount == Decimal("413000.00")
     assert (status.currency, status.merchant_reference) == ("TZS", "WT-2026-00042-A1")
     assert status.confirmation_code.startswith("SIM")
@@ -125,7 +119,7 @@ def test_fail_and_cancel_are_failed_payments(client, capture, ipn):
     assert answer.headers["Location"].startswith(f"{capture.url}/invoices/abc/?OrderTrackingId=")
     first = client.get_transaction_status(declined.order_tracking_id)
     second = client.get_transaction_status(cancelled.order_tracking_id)
-    assert (first.status, second.status) == (FAILED, FAILED)
+    assert (first.status, second.status) == (PaymentStatus.FAILED, PaymentStatus.FAILED)
     assert second.raw["payment_status_code"] == "request_terminated_by_user"
 
 
@@ -137,7 +131,7 @@ def test_a_settled_order_cannot_be_paid_again(client, capture, ipn):
     press(session.redirect_url, "pay")
 
     assert "can no longer be paid" in page.text
-    assert client.get_transaction_status(session.order_tracking_id).status == FAILED
+    assert client.get_transaction_status(session.order_tracking_id).status == PaymentStatus.FAILED
 
 
 def test_refund_reverses_a_completed_payment_and_notifies(client, capture, ipn):
@@ -162,14 +156,14 @@ def test_refund_reverses_a_completed_payment_and_notifies(client, capture, ipn):
 
     assert message == "Refund request successfully"
     assert capture.next().query["OrderNotificationType"] == "IPNCHANGE"
-    assert client.get_transaction_status(session.order_tracking_id).status == REVERSED
+    assert client.get_transaction_status(session.order_tracking_id).status == PaymentStatus.REVERSED
 
 
 def test_cancel_order_makes_a_pending_order_invalid(client, capture, ipn):
     session = client.submit_order(order(capture, ipn.ipn_id))
 
     assert client.cancel_order(session.order_tracking_id) == "Order cancelled successfully"
-    assert client.get_transaction_status(session.order_tracking_id).status == INVALID
+    assert client.get_transaction_status(session.order_tracking_id).status == PaymentStatus.INVALID
     with pytest.raises(GatewayRejected):
         client.cancel_order(session.order_tracking_id)
 
@@ -197,7 +191,7 @@ def test_a_token_the_simulator_forgot_is_refreshed_once(client, capture, ipn):
     session = client.submit_order(order(capture, ipn.ipn_id))
     cache.delete(f"gateway-simulator:pesapal-token:{client.request_token()}")
 
-    assert client.get_transaction_status(session.order_tracking_id).status == PENDING
+    assert client.get_transaction_status(session.order_tracking_id).status == PaymentStatus.PENDING
 
 
 def test_wrong_credentials_are_misconfiguration(simulator):

@@ -11,7 +11,7 @@ import responses
 from django.core.cache import cache
 
 from wetech.models import PaymentAttempt
-from wetech.payments.gateways import reset_gateway_clients
+from wetech.payments.gateways.clients import reset_gateway_clients
 from wetech.tests.payment_helpers import configure_gateways, issued_invoice
 
 BASE = "https://azampay.example"

@@ -9,8 +9,8 @@ import pytest
 import responses
 
 from wetech.payments.gateways.azampay import AzamPayClient
+from wetech.payments.gateways.clients import reset_gateway_clients
 from wetech.payments.gateways.pesapal import PesapalClient
-from wetech.payments.gateways.registry import reset_gateway_clients
 from wetech.payments.gateways.retry import RetryPolicy
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

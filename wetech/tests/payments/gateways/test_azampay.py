@@ -8,26 +8,28 @@ from responses import matchers
 
 from wetech.payments.gateways.azampay import (
     PROVIDERS,
-    AzamPayClient,
+    MnoCheckoutRequest,
     azampay_amount,
+    callback_status,
     canonical_provider,
     normalize_msisdn,
     parse_callback,
 )
 from wetech.payments.gateways.base import (
-    COMPLETED,
-    PENDING,
+    AttemptRef,
     GatewayMisconfigured,
     GatewayOutcomeUnknown,
     GatewayRejected,
-    MnoCheckoutRequest,
+    MalformedNotification,
+    PaymentFinding,
+    PaymentStatus,
 )
+from wetech.payments.gateways.registry import gateway_named
 
 from .conftest import AZAMPAY_AUTH, AZAMPAY_CHECKOUT, add_azampay_token, fixture_json, fixture_text
 
 TOKEN = fixture_json("azampay/token.json")["data"]["accessToken"]
 MNO_URL = f"{AZAMPAY_CHECKOUT}/azampay/mno/checkout"
-POST_CHECKOUT_URL = f"{AZAMPAY_CHECKOUT}/api/v1/Partner/PostCheckout"
 STATUS_URL = f"{AZAMPAY_CHECKOUT}/api/v1/partner/gettransactionstatus"
 
 
@@ -192,66 +194,6 @@ def test_amounts_are_whole_shilling_strings():
         azampay_amount(413000)
 
 
-def test_post_checkout_returns_the_bare_url(http, azampay):
-    add_azampay_token(http)
-    http.post(POST_CHECKOUT_URL, body=fixture_text("azampay/post_checkout.txt"))
-
-    url = azampay.post_checkout(
-        external_id="WT-2026-00042-A4",
-        amount=Decimal("413000"),
-        redirect_success_url="https://wetech.example/invoices/abc/",
-        redirect_fail_url="https://wetech.example/invoices/abc/?failed=1",
-        item_name="Website starter package",
-    )
-
-    assert url == fixture_text("azampay/post_checkout.txt")
-    call = http.calls[1]
-    assert_authorised(call)
-    assert json.loads(call.request.body) == {
-        "appName": "wetech",
-        "clientId": "test-client-id",
-        "vendorId": "",
-        "vendorName": "WeTech",
-        "language": "en",
-        "currency": "TZS",
-        "externalId": "WT-2026-00042-A4",
-        "requestOrigin": "https://wetech.example",
-        "redirectSuccessURL": "https://wetech.example/invoices/abc/",
-        "redirectFailURL": "https://wetech.example/invoices/abc/?failed=1",
-        "amount": "413000",
-        "cart": {"items": [{"name": "Website starter package"}]},
-    }
-
-
-def test_post_checkout_accepts_a_json_quoted_url(http, azampay):
-    add_azampay_token(http)
-    http.post(POST_CHECKOUT_URL, body='"https://sandbox.azampay.co.tz/checkout/x"')
-
-    url = azampay.post_checkout(
-        external_id="A",
-        amount=Decimal("1000"),
-        redirect_success_url="https://a.example/",
-        redirect_fail_url="https://a.example/",
-        item_name="x",
-    )
-
-    assert url == "https://sandbox.azampay.co.tz/checkout/x"
-
-
-def test_post_checkout_that_is_not_a_url_is_a_rejection(http, azampay):
-    add_azampay_token(http)
-    http.post(POST_CHECKOUT_URL, json={"success": False, "message": "Vendor not found"})
-
-    with pytest.raises(GatewayRejected, match="Vendor not found"):
-        azampay.post_checkout(
-            external_id="A",
-            amount=Decimal("1000"),
-            redirect_success_url="https://a.example/",
-            redirect_fail_url="https://a.example/",
-            item_name="x",
-        )
-
-
 def test_status_query(http, azampay):
     add_azampay_token(http)
     http.get(
@@ -267,7 +209,7 @@ def test_status_query(http, azampay):
     result = azampay.get_transaction_status("b85e9719a7c64b8c9a0f3e1d2c3b4a59", "mpesa")
 
     assert_authorised(http.calls[1])
-    assert result.status == PENDING
+    assert result.status == PaymentStatus.PENDING
     assert result.transaction_id == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
 
 
@@ -275,7 +217,7 @@ def test_status_query_success(http, azampay):
     add_azampay_token(http)
     http.get(STATUS_URL, body=fixture_text("azampay/status_success.json"))
 
-    assert azampay.get_transaction_status("t", "Tigo").status == COMPLETED
+    assert azampay.get_transaction_status("t", "Tigo").status == PaymentStatus.COMPLETED
 
 
 def test_status_query_is_refused_unless_configured(azampay):
@@ -290,7 +232,7 @@ def test_parse_callback_documented_shape():
 
     assert callback.utility_ref == "WT-2026-00042-A2"
     assert callback.transaction_status == "success"
-    assert callback.is_success
+    assert callback.status == PaymentStatus.COMPLETED
     assert callback.reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
     assert callback.amount == Decimal("413000")
     assert callback.msisdn == "255712345678"
@@ -302,7 +244,7 @@ def test_parse_callback_documented_shape():
 def test_parse_callback_captured_shape_keeps_unknown_fields():
     payload = fixture_json("azampay/callback_captured.json") | {"somethingNew": "kept"}
 
-    callback = AzamPayClient.parse_callback(payload)
+    callback = parse_callback(payload)
 
     assert callback.reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
     assert callback.external_reference == "b85e9719a7c64b8c9a0f3e1d2c3b4a59"
@@ -322,7 +264,7 @@ def test_parse_callback_finds_the_reference_in_transid():
 def test_only_exact_lowercase_success_is_success(word):
     payload = fixture_json("azampay/callback_failure.json") | {"transactionstatus": word}
 
-    assert parse_callback(payload).is_success is False
+    assert parse_callback(payload).status != PaymentStatus.COMPLETED
 
 
 def test_parse_callback_accepts_any_key_casing_and_form_data():
@@ -331,9 +273,9 @@ def test_parse_callback_accepts_any_key_casing_and_form_data():
 
     callback = parse_callback(form)
 
-    assert (callback.utility_ref, callback.is_success, callback.amount) == (
+    assert (callback.utility_ref, callback.status, callback.amount) == (
         "A-1",
-        True,
+        PaymentStatus.COMPLETED,
         Decimal("1000"),
     )
 
@@ -353,3 +295,89 @@ def test_parse_callback_accepts_any_key_casing_and_form_data():
 def test_parse_callback_refuses_malformed_bodies(payload):
     with pytest.raises(ValueError):
         parse_callback(payload)
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("success", PaymentStatus.COMPLETED),
+        ("failure", PaymentStatus.FAILED),
+        ("failed", PaymentStatus.FAILED),
+        ("FAILED", PaymentStatus.FAILED),
+        (" Failure ", PaymentStatus.FAILED),
+        ("cancelled", PaymentStatus.FAILED),
+        ("Success", PaymentStatus.PENDING),
+        ("pending", PaymentStatus.PENDING),
+        ("", PaymentStatus.PENDING),
+    ],
+)
+def test_the_callback_status_table(word, status):
+    assert callback_status(word) is status
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        ("success", PaymentStatus.COMPLETED),
+        ("Successful", PaymentStatus.COMPLETED),
+        ("failed", PaymentStatus.FAILED),
+        ("failure", PaymentStatus.FAILED),
+        ("processing", PaymentStatus.PENDING),
+        ("something new", PaymentStatus.PENDING),
+    ],
+)
+def test_the_status_query_table(http, azampay, data, status):
+    add_azampay_token(http)
+    http.get(STATUS_URL, json={"data": data, "message": "ok", "success": True})
+
+    assert azampay.get_transaction_status("t", "Mpesa").status is status
+
+
+@pytest.mark.parametrize("amount", ["60000.0", "60000", '"60000"', '"60000.0"', "6E+4"])
+def test_the_gateway_reads_a_callback_amount_as_an_exact_decimal(amount):
+    body = fixture_text("azampay/callback_captured.json").replace('"amount":"60000"', "AMOUNT")
+    body = body.replace("AMOUNT", f'"amount":{amount}')
+
+    parsed = gateway_named("azampay").parse_notification(query_string="", body=body)
+
+    assert parsed.finding.amount == Decimal("60000")
+    assert isinstance(parsed.finding.amount, Decimal)
+    assert (parsed.lookup_field, parsed.lookup_value) == ("merchant_reference", "WT-2026-00042-A2")
+    assert parsed.finding.status is PaymentStatus.COMPLETED
+    assert parsed.finding.currency == "TZS"
+
+
+@pytest.mark.parametrize("body", ["", "nope", "[1]", '{"utilityref": "A"}', "{" * 40])
+def test_an_unreadable_callback_is_malformed(body):
+    with pytest.raises(MalformedNotification):
+        gateway_named("azampay").parse_notification(query_string="", body=body)
+
+
+def test_with_a_status_answer_it_decides_and_the_callback_supplies_what_is_checked():
+    gateway = gateway_named("azampay")
+    parsed = gateway.parse_notification(
+        query_string="", body=fixture_text("azampay/callback_captured.json")
+    )
+    ref = AttemptRef(
+        merchant_reference="WT-2026-00042-A2",
+        gateway_reference="b85e9719a7c64b8c9a0f3e1d2c3b4a59",
+        amount=Decimal("60000.00"),
+        currency="TZS",
+        provider="Mpesa",
+    )
+    queried = PaymentFinding(status=PaymentStatus.FAILED, detail="AzamPay status: failed")
+
+    judged = gateway.judge(parsed, ref, queried)
+
+    assert judged == PaymentFinding(
+        status=PaymentStatus.FAILED,
+        amount=Decimal("60000"),
+        currency="TZS",
+        merchant_reference="WT-2026-00042-A2",
+        gateway_reference="b85e9719a7c64b8c9a0f3e1d2c3b4a59",
+        confirmation_code="QKT4X9Y2ZP",
+        payment_method="Mpesa",
+        detail="AzamPay status: failed",
+    )
+    # Without an answer (off, or it failed) the callback is the finding.
+    assert gateway.judge(parsed, ref, None) == parsed.finding

@@ -3,7 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from wetech.payments.gateways.registry import pesapal_notification_id
+from wetech.payments.gateways.pesapal import pesapal_notification_id
 
 from .conftest import PESAPAL_BASE, add_pesapal_token, fixture_text
 

@@ -6,17 +6,12 @@ import requests
 from responses import matchers
 
 from wetech.payments.gateways.base import (
-    COMPLETED,
-    FAILED,
-    INVALID,
-    PENDING,
-    REVERSED,
-    BillingAddress,
     GatewayMisconfigured,
     GatewayOutcomeUnknown,
     GatewayRejected,
-    OrderRequest,
+    PaymentStatus,
 )
+from wetech.payments.gateways.pesapal import BillingAddress, OrderRequest
 
 from .conftest import PESAPAL_BASE, add_pesapal_token, fixture_json, fixture_text
 
@@ -296,7 +291,7 @@ def test_status_completed(http, pesapal):
         f"{PESAPAL_BASE}/api/Transactions/GetTransactionStatus?orderTrackingId={TRACKING_ID}"
     )
     assert_authorised_json(call)
-    assert status.status == COMPLETED
+    assert status.status == PaymentStatus.COMPLETED
     assert status.amount == Decimal("413000.00")
     assert str(status.amount) == "413000.00"
     assert status.currency == "TZS"
@@ -317,14 +312,17 @@ def test_status_pending_quirk_is_pending_not_invalid(http, pesapal):
 
     status = pesapal.get_transaction_status("96a5e1d9-f711-4423-82ce-dd758f972713")
 
-    assert status.status == PENDING
+    assert status.status == PaymentStatus.PENDING
     assert status.amount == Decimal("10.00")
     assert status.currency == "KES"
 
 
 @pytest.mark.parametrize(
     ("fixture", "expected"),
-    [("pesapal/status_failed.json", FAILED), ("pesapal/status_reversed.json", REVERSED)],
+    [
+        ("pesapal/status_failed.json", PaymentStatus.FAILED),
+        ("pesapal/status_reversed.json", PaymentStatus.REVERSED),
+    ],
 )
 def test_status_terminal_states(http, pesapal, fixture, expected):
     add_pesapal_token(http)
@@ -341,7 +339,7 @@ def test_status_zero_without_the_pending_error_is_invalid(http, pesapal):
     }
     http.get(f"{PESAPAL_BASE}/api/Transactions/GetTransactionStatus", json=payload)
 
-    assert pesapal.get_transaction_status(TRACKING_ID).status == INVALID
+    assert pesapal.get_transaction_status(TRACKING_ID).status == PaymentStatus.INVALID
 
 
 def test_status_description_casing_is_ignored_when_there_is_no_code(http, pesapal):
@@ -351,7 +349,7 @@ def test_status_description_casing_is_ignored_when_there_is_no_code(http, pesapa
     payload["payment_status_description"] = "COMPLETED"
     http.get(f"{PESAPAL_BASE}/api/Transactions/GetTransactionStatus", json=payload)
 
-    assert pesapal.get_transaction_status(TRACKING_ID).status == COMPLETED
+    assert pesapal.get_transaction_status(TRACKING_ID).status == PaymentStatus.COMPLETED
 
 
 def test_status_of_an_unknown_order_is_a_rejection(http, pesapal):
@@ -379,7 +377,7 @@ def test_status_error_answered_with_http_500_json_is_read_not_retried(http, pesa
         content_type="application/json",
     )
 
-    assert pesapal.get_transaction_status(TRACKING_ID).status == PENDING
+    assert pesapal.get_transaction_status(TRACKING_ID).status == PaymentStatus.PENDING
     assert len(http.calls) == 2
 
 

@@ -1,16 +1,27 @@
+from decimal import Decimal
+
 import pytest
 
-from wetech.payments.gateways import (
-    azampay_configured,
-    get_azampay_client,
-    get_pesapal_client,
-    pesapal_configured,
-    pesapal_notification_id,
-    reset_gateway_clients,
-)
+from wetech.payments.gateways.azampay import get_azampay_client
 from wetech.payments.gateways.base import GatewayMisconfigured
+from wetech.payments.gateways.clients import reset_gateway_clients
+from wetech.payments.gateways.pesapal import get_pesapal_client, pesapal_notification_id
+from wetech.payments.gateways.registry import (
+    UnknownGateway,
+    configured_gateways,
+    gateway_named,
+    register_gateway,
+)
 
 from .conftest import PESAPAL_BASE, add_pesapal_token, fixture_text
+
+
+def pesapal_configured() -> bool:
+    return gateway_named("pesapal").is_configured()
+
+
+def azampay_configured() -> bool:
+    return gateway_named("azampay").is_configured()
 
 
 @pytest.fixture
@@ -107,3 +118,51 @@ def test_notification_id_is_registered_once_then_cached(http, pesapal_settings, 
     assert pesapal_notification_id() == "608fe0d3-4901-47e9-a2cb-dd754940a155"
 
     assert len(http.calls) == 2  # token + list, once
+
+
+def test_the_site_registers_pesapal_and_azampay_by_name():
+    pesapal, azampay = gateway_named("pesapal"), gateway_named("azampay")
+    assert (pesapal.label, pesapal.push_to_phone, pesapal.pending_after_unknown_start) == (
+        "Pesapal",
+        False,
+        False,
+    )
+    assert (azampay.label, azampay.push_to_phone, azampay.pending_after_unknown_start) == (
+        "AzamPay",
+        True,
+        True,
+    )
+
+
+def test_an_unknown_name_is_a_clear_error():
+    with pytest.raises(UnknownGateway, match="no payment gateway named 'selcom'"):
+        gateway_named("selcom")
+
+
+def test_a_name_is_registered_once():
+    with pytest.raises(ValueError, match="already registered"):
+        register_gateway(gateway_named("pesapal"))
+
+
+def test_configured_gateways_are_the_ones_whose_settings_are_set(settings):
+    settings.PESAPAL_CONSUMER_KEY = ""
+    settings.AZAMPAY_APP_NAME = "wetech"
+    settings.AZAMPAY_CLIENT_ID = "id"
+    settings.AZAMPAY_CLIENT_SECRET = "secret"
+    settings.AZAMPAY_API_KEY = "key"
+    settings.AZAMPAY_CALLBACK_SECRET = "callback-secret-of-at-least-32-characters"
+
+    assert [gateway.name for gateway in configured_gateways()] == ["azampay"]
+
+
+@pytest.mark.parametrize(
+    ("currency", "total", "accepted"),
+    [
+        ("TZS", Decimal("413000.00"), True),
+        ("TZS", Decimal("0.30"), False),
+        ("USD", Decimal("100"), False),
+    ],
+)
+def test_azampay_accepts_whole_shillings_only(currency, total, accepted):
+    assert gateway_named("azampay").accepts(currency=currency, total=total) is accepted
+    assert gateway_named("pesapal").accepts(currency=currency, total=total) is True
