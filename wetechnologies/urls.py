@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from wetech.views import health
+from wetech.views import dashboard, health
 
 admin.site.site_header = "WeTech back office"
 admin.site.site_title = "WeTech admin"
 
 urlpatterns = [
+    # Before the admin's own routes; admin_view() makes it staff-only like every admin page.
+    path("admin/dashboard/", admin.site.admin_view(dashboard.dashboard), name="admin_dashboard"),
     path("admin/", admin.site.urls),
     # HealthProbeMiddleware answers these first; the routes are here for reverse() and clarity.
     path("health/", health.report, name="health"),
