@@ -1,4 +1,5 @@
-"""Local stand-ins for Pesapal and AzamPay, served under /sandbox/ when GATEWAY_SIMULATOR is on.
+"""Local stand-ins for Pesapal and AzamPay: a Django app, installed and routed under /sandbox/
+only when GATEWAY_SIMULATOR is on.
 
 They speak the real HTTP at the real paths (so the clients cannot tell), with the real quirks,
 and keep their state in the Django cache. Every view answers 404 while GATEWAY_SIMULATOR is off,

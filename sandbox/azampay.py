@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sandbox import state
+from sandbox import credentials, state
 from sandbox.delivery import in_background, send
 from wetech import json_input
 from wetech.callback_auth import azampay_callback_url
@@ -68,7 +68,7 @@ def _authorised(request) -> bool:
 
 
 def _same(given, expected: str) -> bool:
-    return hmac.compare_digest(str(given or ""), expected or "\0")
+    return hmac.compare_digest(str(given or ""), expected)
 
 
 def _callback_url() -> str:
@@ -88,9 +88,9 @@ def generate_token(request):
     if missing:
         return _problem(missing)
     if not (
-        _same(body["appName"], settings.AZAMPAY_APP_NAME)
-        and _same(body["clientId"], settings.AZAMPAY_CLIENT_ID)
-        and _same(body["clientSecret"], settings.AZAMPAY_CLIENT_SECRET)
+        _same(body["appName"], credentials.AZAMPAY_APP_NAME)
+        and _same(body["clientId"], credentials.AZAMPAY_CLIENT_ID)
+        and _same(body["clientSecret"], credentials.AZAMPAY_CLIENT_SECRET)
     ):
         return JsonResponse(
             {

@@ -13,14 +13,13 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sandbox import state
+from sandbox import credentials, state
 from sandbox.delivery import in_background, send
 from wetech import json_input
 
@@ -84,10 +83,10 @@ def _with_query(url: str, params: dict) -> str:
 def request_token(request):
     body = _body(request) or {}
     key_ok = hmac.compare_digest(
-        str(body.get("consumer_key", "")), settings.PESAPAL_CONSUMER_KEY or "\0"
+        str(body.get("consumer_key", "")), credentials.PESAPAL_CONSUMER_KEY
     )
     secret_ok = hmac.compare_digest(
-        str(body.get("consumer_secret", "")), settings.PESAPAL_CONSUMER_SECRET or "\0"
+        str(body.get("consumer_secret", "")), credentials.PESAPAL_CONSUMER_SECRET
     )
     if not (key_ok and secret_ok):
         return _api_error(

@@ -1,7 +1,9 @@
 """The simulators' URLs, at the real gateways' paths under /sandbox/.
 
-Every view is wrapped in `simulator_only`, which answers 404 unless GATEWAY_SIMULATOR is on at
-request time: the simulators can never serve production, whatever includes this URLconf.
+Included only when GATEWAY_SIMULATOR is on (`wetechnologies/urls.py`, or `sandbox/site_urls.py`
+for a process that switches them on later). Every view is also wrapped in `simulator_only`, which
+answers 404 unless GATEWAY_SIMULATOR is on at request time: the simulators can never serve
+production, whatever includes this URLconf.
 """
 
 from functools import wraps

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+from sandbox import credentials
 from wetech.payments.gateways import get_azampay_client
 from wetech.payments.gateways.azampay import AzamPayClient, parse_callback
 from wetech.payments.gateways.base import (
@@ -17,11 +18,13 @@ from .conftest import press
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CALLBACK_PATH = "/payments/azampay/callback/simulator-callback-secret-0123456789abcdef/"
+CALLBACK_PATH = f"/payments/azampay/callback/{credentials.AZAMPAY_CALLBACK_SECRET}/"
 
 
 @pytest.fixture
-def client(simulator):
+def client(simulator, settings):
+    # The simulator's status endpoint is under test here; the site keeps the query off.
+    settings.AZAMPAY_STATUS_QUERY = True
     return get_azampay_client()
 
 
@@ -112,8 +115,8 @@ def test_wrong_credentials_get_423(simulator):
     client = AzamPayClient(
         auth_url=f"{simulator.url}/sandbox/azampay/auth",
         checkout_url=f"{simulator.url}/sandbox/azampay/checkout",
-        app_name="wetech-simulator",
-        client_id="simulator-client",
+        app_name=credentials.AZAMPAY_APP_NAME,
+        client_id=credentials.AZAMPAY_CLIENT_ID,
         client_secret="wrong",
     )
 

@@ -5,6 +5,7 @@ import pytest
 import requests
 from django.core.cache import cache
 
+from sandbox import credentials
 from wetech.payments.gateways import get_pesapal_client
 from wetech.payments.gateways.base import (
     COMPLETED,
@@ -203,7 +204,7 @@ def test_a_token_the_simulator_forgot_is_refreshed_once(client, capture, ipn):
 def test_wrong_credentials_are_misconfiguration(simulator):
     client = PesapalClient(
         base_url=f"{simulator.url}/sandbox/pesapal",
-        consumer_key="simulator-key",
+        consumer_key=credentials.PESAPAL_CONSUMER_KEY,
         consumer_secret="wrong",
     )
 
