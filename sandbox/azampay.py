@@ -3,8 +3,9 @@
 The simulated phone answers a push after SIMULATOR_AZAMPAY_DELAY_SECONDS and AzamPay's
 callback (the captured field set) is POSTed to
 `{SITE_URL}/payments/azampay/callback/<the first AZAMPAY_CALLBACK_SECRET>/`. Failure rules by
-payer number: ending in 000 declines; ending in 999 never answers (no callback; status stays
-pending).
+payer number: ending in 000 declines with `transactionstatus: failure` (the documented word),
+ending in 001 declines with `failed` (the official plugin's word: both are seen in the wild);
+ending in 999 never answers (no callback; status stays pending).
 """
 
 import hmac
@@ -28,7 +29,8 @@ from wetech.callback_auth import azampay_callback_url
 
 TOKEN_SECONDS = 3600
 PROVIDERS = ("Airtel", "Tigo", "Halopesa", "Azampesa", "Mpesa")
-DECLINING_SUFFIX = "000"
+# Payer numbers by their last digits: the word AzamPay's callback carries for a decline.
+DECLINE_WORDS = {"000": "failure", "001": "failed"}
 SILENT_SUFFIX = "999"
 _MSISDN = re.compile(r"255(?:6[1-9]|7[1-8])\d{7}")
 
@@ -168,14 +170,14 @@ def _answer_phone(txn_id: str, *, delay: float, callback_url: str) -> None:
     txn = state.load("azampay-txn", txn_id)
     if txn is None or txn["msisdn"].endswith(SILENT_SUFFIX):
         return
-    declined = txn["msisdn"].endswith(DECLINING_SUFFIX)
+    decline_word = DECLINE_WORDS.get(txn["msisdn"][-3:])
 
     def job():
         time.sleep(delay)
         finished = _finish(
             txn_id,
-            status="failure" if declined else "success",
-            message="The customer declined the payment" if declined else "success",
+            status=decline_word or "success",
+            message="The customer declined the payment" if decline_word else "success",
         )
         send("azampay callback", "POST", callback_url, json=_callback_payload(finished))
 
@@ -234,7 +236,9 @@ def transaction_status(request):
             },
             status=404,
         )
-    word = {"success": "success", "failure": "failed"}.get(txn["status"], "pending")
+    word = {"success": "success", "failure": "failed", "failed": "failed"}.get(
+        txn["status"], "pending"
+    )
     return JsonResponse(
         {"data": word, "message": "Request successful.", "success": True, "statusCode": 200}
     )

@@ -33,3 +33,15 @@ def simulator_settings(base_url: str, *, site_url: str | None = None) -> dict:
         "AZAMPAY_STATUS_QUERY": False,
         "SIMULATOR_AZAMPAY_DELAY_SECONDS": 0,
     }
+
+
+def pesapal_refund_approve(confirmation_code: str) -> None:
+    """Approve a refund the Pesapal simulator queued, as the merchant would in Pesapal's portal.
+
+    The payment then turns REVERSED and the IPN is sent. The same as a POST to
+    `/sandbox/pesapal/control/refunds/<confirmation_code>/approve/`.
+    """
+    from sandbox import pesapal
+
+    if pesapal.refund_approve(confirmation_code) is None:
+        raise LookupError(f"no refund of payment {confirmation_code} awaits approval")

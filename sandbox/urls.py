@@ -41,6 +41,12 @@ _routes = [
     ("pesapal/api/Transactions/RefundRequest", pesapal.refund_request, "pesapal-refund"),
     ("pesapal/api/Transactions/CancelOrder", pesapal.cancel_order, "pesapal-cancel"),
     ("pesapal/pay/<uuid:tracking_id>/", pesapal.hosted_page, "pesapal-pay"),
+    # Sandbox controls (no real gateway has these paths): what a person does in a portal.
+    (
+        "pesapal/control/refunds/<str:confirmation_code>/approve/",
+        pesapal.refund_approval,
+        "pesapal-refund-approve",
+    ),
     # AzamPay (auth base: {SITE_URL}/sandbox/azampay/auth, checkout base: .../azampay/checkout)
     ("azampay/auth/AppRegistration/GenerateToken", azampay.generate_token, "azampay-token"),
     ("azampay/checkout/azampay/mno/checkout", azampay.mno_checkout, "azampay-mno-checkout"),

@@ -67,12 +67,18 @@ def test_the_phone_approves_and_azampay_calls_back(client, capture):
     assert client.get_transaction_status(checkout.transaction_id, "Mpesa").status == COMPLETED
 
 
-def test_a_number_ending_in_000_declines(client, capture):
-    checkout = client.mno_checkout(push(phone="0712345000"))
+@pytest.mark.parametrize(("phone", "word"), [("0712345000", "failure"), ("0712345001", "failed")])
+def test_a_number_ending_in_000_or_001_declines_with_either_failure_word(
+    client, capture, phone, word
+):
+    checkout = client.mno_checkout(push(phone=phone))
 
     body = capture.next().json()
 
-    assert body["transactionstatus"] == "failure"
+    assert (body["transactionstatus"], body["message"]) == (
+        word,
+        "The customer declined the payment",
+    )
     assert not parse_callback(body).is_success
     assert client.get_transaction_status(checkout.transaction_id, "Mpesa").status == FAILED
 

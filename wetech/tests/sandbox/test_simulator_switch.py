@@ -17,6 +17,7 @@ ROUTES = [
     ("post", "/sandbox/pesapal/api/Transactions/RefundRequest"),
     ("post", "/sandbox/pesapal/api/Transactions/CancelOrder"),
     ("get", "/sandbox/pesapal/pay/c8b0e0fb-23f0-44dc-b79b-dd751b446913/"),
+    ("post", "/sandbox/pesapal/control/refunds/SIMABC123/approve/"),
     ("post", "/sandbox/azampay/auth/AppRegistration/GenerateToken"),
     ("post", "/sandbox/azampay/checkout/azampay/mno/checkout"),
     ("post", "/sandbox/azampay/checkout/api/v1/Partner/PostCheckout"),
