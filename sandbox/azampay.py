@@ -1,4 +1,4 @@
-"""Simulated AzamPay: token, MNO push, hosted checkout and status (shared/docs/gateways.md Part B).
+"""Simulated AzamPay: token, MNO push and status (shared/docs/gateways.md Part B).
 
 The simulated phone answers a push after SIMULATOR_AZAMPAY_DELAY_SECONDS and AzamPay's
 callback (the captured field set) is POSTed to
@@ -13,14 +13,11 @@ import re
 import secrets
 import time
 import uuid
-from decimal import Decimal
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
-from django.urls import reverse
+from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import credentials, state
 from sandbox.delivery import in_background, send
@@ -242,93 +239,3 @@ def transaction_status(request):
     return JsonResponse(
         {"data": word, "message": "Request successful.", "success": True, "statusCode": 200}
     )
-
-
-@csrf_exempt
-@require_POST
-def post_checkout(request):
-    if not _authorised(request):
-        return _unauthorised()
-    body = _body(request)
-    errors = {}
-    if not re.fullmatch(r"[1-9]\d{0,11}", str(body.get("amount") or "")):
-        errors["amount"] = ["The amount must be a positive whole number string."]
-    if not body.get("externalId") or len(str(body["externalId"])) > 30:
-        errors["externalId"] = ["The externalId field is required (max 30 characters)."]
-    for name in ("redirectSuccessURL", "redirectFailURL"):
-        if not str(body.get(name) or "").startswith(("http://", "https://")):
-            errors[name] = [f"The {name} field is required."]
-    if body.get("currency") != "TZS":
-        errors["currency"] = ["Only TZS is supported."]
-    if errors:
-        return _problem(errors)
-    checkout_id = uuid.uuid4().hex
-    items = (body.get("cart") or {}).get("items") or [{}]
-    state.save(
-        "azampay-checkout",
-        checkout_id,
-        value={
-            "id": checkout_id,
-            "external_id": str(body["externalId"]),
-            "amount": str(body["amount"]),
-            "description": str(items[0].get("name") or "Payment"),
-            "vendor": str(body.get("vendorName") or ""),
-            "success_url": body["redirectSuccessURL"],
-            "fail_url": body["redirectFailURL"],
-            "state": "pending",
-        },
-    )
-    # The real service answers with a bare URL, not JSON.
-    url = request.build_absolute_uri(reverse("sandbox:azampay-pay", args=[checkout_id]))
-    return HttpResponse(url, content_type="text/plain; charset=utf-8")
-
-
-# Another site, as the real one is: no CSRF cookie of ours involved.
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def hosted_page(request, checkout_id):
-    checkout = state.load("azampay-checkout", checkout_id)
-    if checkout is None:
-        raise Http404("unknown checkout")
-    context = {
-        "gateway_name": "AzamPay",
-        "amount": Decimal(checkout["amount"]),
-        "currency": "TZS",
-        "reference": checkout["external_id"],
-        "description": checkout["description"],
-        "payer": checkout["vendor"],
-        "payable": checkout["state"] == "pending",
-        "state": checkout["state"],
-        "cancel_label": "Cancel",
-        "return_url": checkout["fail_url"],
-    }
-    if request.method == "GET":
-        return render(request, "sandbox/hosted_page.html", context)
-    action = request.POST.get("action")
-    if action not in ("pay", "fail", "cancel"):
-        return render(request, "sandbox/hosted_page.html", context, status=400)
-    if checkout["state"] != "pending":
-        return HttpResponseRedirect(checkout["fail_url"], status=303)
-    paid = action == "pay"
-    state.update(
-        "azampay-checkout",
-        checkout_id,
-        change=lambda record: {**record, "state": "completed" if paid else "failed"},
-    )
-    txn = {
-        "id": checkout_id,
-        "external_id": checkout["external_id"],
-        "amount": checkout["amount"],
-        "msisdn": "255700000001",
-        "provider": "Azampesa",
-        "status": "success" if paid else "failure",
-        "message": "success" if paid else "The customer cancelled the payment",
-        "mno_reference": f"SIM{secrets.token_hex(5).upper()}",
-    }
-    state.save("azampay-txn", checkout_id, value=txn)
-    callback_url = _callback_url()
-    in_background(
-        lambda: send("azampay callback", "POST", callback_url, json=_callback_payload(txn)),
-        name="azampay-callback",
-    )
-    return HttpResponseRedirect(checkout["success_url" if paid else "fail_url"], status=303)

@@ -50,13 +50,11 @@ _routes = [
     # AzamPay (auth base: {SITE_URL}/sandbox/azampay/auth, checkout base: .../azampay/checkout)
     ("azampay/auth/AppRegistration/GenerateToken", azampay.generate_token, "azampay-token"),
     ("azampay/checkout/azampay/mno/checkout", azampay.mno_checkout, "azampay-mno-checkout"),
-    ("azampay/checkout/api/v1/Partner/PostCheckout", azampay.post_checkout, "azampay-post"),
     (
         "azampay/checkout/api/v1/partner/gettransactionstatus",
         azampay.transaction_status,
         "azampay-status",
     ),
-    ("azampay/pay/<slug:checkout_id>/", azampay.hosted_page, "azampay-pay"),
 ]
 
 urlpatterns = [path(route, simulator_only(view), name=name) for route, view, name in _routes]

@@ -14,8 +14,6 @@ from wetech.payments.gateways.base import (
     MnoCheckoutRequest,
 )
 
-from .conftest import press
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CALLBACK_PATH = f"/payments/azampay/callback/{credentials.AZAMPAY_CALLBACK_SECRET}/"
@@ -128,24 +126,6 @@ def test_wrong_credentials_get_423(simulator):
 
     with pytest.raises(GatewayMisconfigured, match="secret key has been expired"):
         client.request_token()
-
-
-def test_hosted_checkout_pays_redirects_and_calls_back(client, capture, simulator):
-    url = client.post_checkout(
-        external_id="WT-2026-00042-A4",
-        amount=Decimal("413000"),
-        redirect_success_url=f"{capture.url}/invoices/abc/",
-        redirect_fail_url=f"{capture.url}/invoices/abc/?failed=1",
-        item_name="Website starter package",
-    )
-    assert url.startswith(f"{simulator.url}/sandbox/azampay/pay/")
-
-    answer = press(url, "pay")
-
-    assert answer.status_code == 303
-    assert answer.headers["Location"] == f"{capture.url}/invoices/abc/"
-    body = capture.next().json()
-    assert (body["utilityref"], body["transactionstatus"]) == ("WT-2026-00042-A4", "success")
 
 
 def test_the_callback_goes_to_the_first_secret_of_a_rotation_list(simulator, capture, settings):

@@ -20,9 +20,7 @@ ROUTES = [
     ("post", "/sandbox/pesapal/control/refunds/SIMABC123/approve/"),
     ("post", "/sandbox/azampay/auth/AppRegistration/GenerateToken"),
     ("post", "/sandbox/azampay/checkout/azampay/mno/checkout"),
-    ("post", "/sandbox/azampay/checkout/api/v1/Partner/PostCheckout"),
     ("get", "/sandbox/azampay/checkout/api/v1/partner/gettransactionstatus"),
-    ("get", "/sandbox/azampay/pay/abc/"),
 ]
 TOKEN_BODY = {
     "consumer_key": credentials.PESAPAL_CONSUMER_KEY,
