@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from sandbox.credentials import gateway_settings as simulator_gateway_settings
 from wetech.callback_auth import parse_callback_secrets, parse_networks
 from wetech.log import build_logging_config
 
@@ -272,46 +273,33 @@ LEAD_FORM_MAX_AGE_SECONDS = env.int("LEAD_FORM_MAX_AGE_SECONDS", default=24 * 36
 # --- Payment gateways -----------------------------------------------------------------------------
 
 GATEWAY_SIMULATOR = env.bool("GATEWAY_SIMULATOR", default=False)
-_simulator_base = f"{SITE_URL}/sandbox"
+if GATEWAY_SIMULATOR:
+    # The simulators' own app (its templates, its routes under /sandbox/): never installed
+    # otherwise, so production has no trace of it.
+    INSTALLED_APPS.append("sandbox")
 
-PESAPAL_BASE_URL = (
-    f"{_simulator_base}/pesapal"
-    if GATEWAY_SIMULATOR
-    else env.str("PESAPAL_BASE_URL", default="https://cybqa.pesapal.com/pesapalv3")
+PESAPAL_BASE_URL = env.str(
+    "PESAPAL_BASE_URL", default="https://cybqa.pesapal.com/pesapalv3"
 ).rstrip("/")
-PESAPAL_CONSUMER_KEY = env.str("PESAPAL_CONSUMER_KEY", default="") or (
-    "simulator-key" if GATEWAY_SIMULATOR else ""
-)
-PESAPAL_CONSUMER_SECRET = env.str("PESAPAL_CONSUMER_SECRET", default="") or (
-    "simulator-secret" if GATEWAY_SIMULATOR else ""
-)
+PESAPAL_CONSUMER_KEY = env.str("PESAPAL_CONSUMER_KEY", default="")
+PESAPAL_CONSUMER_SECRET = env.str("PESAPAL_CONSUMER_SECRET", default="")
 PESAPAL_IPN_ID = env.str("PESAPAL_IPN_ID", default="")
 
-AZAMPAY_AUTH_URL = (
-    f"{_simulator_base}/azampay/auth"
-    if GATEWAY_SIMULATOR
-    else env.str("AZAMPAY_AUTH_URL", default="https://authenticator-sandbox.azampay.co.tz")
+AZAMPAY_AUTH_URL = env.str(
+    "AZAMPAY_AUTH_URL", default="https://authenticator-sandbox.azampay.co.tz"
 ).rstrip("/")
-AZAMPAY_CHECKOUT_URL = (
-    f"{_simulator_base}/azampay/checkout"
-    if GATEWAY_SIMULATOR
-    else env.str("AZAMPAY_CHECKOUT_URL", default="https://sandbox.azampay.co.tz")
+AZAMPAY_CHECKOUT_URL = env.str(
+    "AZAMPAY_CHECKOUT_URL", default="https://sandbox.azampay.co.tz"
 ).rstrip("/")
-AZAMPAY_APP_NAME = env.str("AZAMPAY_APP_NAME", default="") or (
-    "wetech-simulator" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_CLIENT_ID = env.str("AZAMPAY_CLIENT_ID", default="") or (
-    "simulator-client" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_CLIENT_SECRET = env.str("AZAMPAY_CLIENT_SECRET", default="") or (
-    "simulator-secret" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_API_KEY = env.str("AZAMPAY_API_KEY", default="") or (
-    "simulator-api-key" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="") or (
-    "simulator-callback-secret-0123456789abcdef" if GATEWAY_SIMULATOR else ""
-)
+AZAMPAY_APP_NAME = env.str("AZAMPAY_APP_NAME", default="")
+AZAMPAY_CLIENT_ID = env.str("AZAMPAY_CLIENT_ID", default="")
+AZAMPAY_CLIENT_SECRET = env.str("AZAMPAY_CLIENT_SECRET", default="")
+AZAMPAY_API_KEY = env.str("AZAMPAY_API_KEY", default="")
+AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="")
+if GATEWAY_SIMULATOR:
+    # Every gateway URL and credential is then the simulators' (sandbox/credentials.py, their one
+    # place): keys meant for a real sandbox would only be refused by the local stand-ins.
+    globals().update(simulator_gateway_settings(SITE_URL))
 # The callback's guards (wetech/callback_auth.py): every secret of the comma list is at least 32
 # characters (the first is the one registered with AzamPay); the optional CIDR allow-list.
 try:

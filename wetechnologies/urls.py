@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -14,11 +15,12 @@ urlpatterns = [
     path("health/", health.report, name="health"),
     path("health/ready/", health.ready, name="health-ready"),
     path("health/live/", health.live, name="health-live"),
-    # The gateway simulators: every view answers 404 unless GATEWAY_SIMULATOR is on (checked per
-    # request, so tests can switch them on under live_server).
-    path("sandbox/", include("sandbox.urls")),
-    path("", include("wetech.urls")),
 ]
+if settings.GATEWAY_SIMULATOR:
+    # The gateway simulators (the sandbox app, installed only then). A process that switches them
+    # on later (tests under live_server, gateway_demo) routes them through sandbox/site_urls.py.
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+urlpatterns.append(path("", include("wetech.urls")))
 
 handler400 = "wetech.views.errors.bad_request"
 handler403 = "wetech.views.errors.permission_denied"
