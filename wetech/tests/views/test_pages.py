@@ -58,3 +58,24 @@ def test_nav_links_use_the_routes(client):
     html = client.get("/contact/").content.decode()
     assert 'href="/contact/"' in html
     assert 'href="/#services"' in html
+
+
+def test_the_company_details_on_the_pages_come_from_settings(client, settings):
+    settings.COMPANY_NAME = "Kilimo Digital Ltd"
+    settings.COMPANY_ADDRESS = "Plot 7, Old Moshi Road, Arusha"
+    settings.COMPANY_EMAIL = "info@kilimo.example"
+    settings.COMPANY_PHONE = "+255 27 250 0000"
+    settings.COMPANY_TIN = "100-200-300"
+    settings.COMPANY_VRN = "10-098765-Z"
+
+    contact = client.get("/contact/").content.decode()
+    thanks = client.get("/leads/thanks/").content.decode()
+
+    assert "Kilimo Digital Ltd<br>Plot 7<br>Old Moshi Road<br>Arusha" in contact
+    assert '<a href="tel:+255272500000">+255 27 250 0000</a>' in contact
+    assert '<a href="mailto:info@kilimo.example">info@kilimo.example</a>' in contact
+    assert "Kilimo Digital Ltd. TIN 100-200-300, VRN 10-098765-Z." in contact  # footer
+    assert '<a href="tel:+255272500000">+255 27 250 0000</a>' in thanks
+    for page in (contact, thanks):
+        assert "hello@wetech.co.tz" not in page
+        assert "+255 22 200 0000" not in page
