@@ -95,11 +95,12 @@ def test_invalid_fields_re_render_the_form_with_each_error(client, service):
 
 
 @pytest.mark.parametrize("typed", ["123-456-789", "123 456 789", "123456789"])
-def test_the_buyers_tin_is_stored_as_nine_digits(client, service, typed):
+def test_the_buyers_tin_is_stored_as_nine_digits_and_shown_on_the_invoice(client, service, typed):
     response = client.post("/leads/", lead_post(client, SERVICE_URL, tin=typed))
     assert response.status_code == 303
     lead, invoice = Lead.objects.get(), Invoice.objects.get()
     assert (lead.tin, invoice.client_tin) == ("123456789", "123456789")
+    assert "TIN 123-456-789" in client.get(response["Location"]).content.decode()
 
 
 def test_no_tin_is_fine(client, service):
