@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from sandbox.credentials import gateway_settings as simulator_gateway_settings
 from wetech.callback_auth import parse_callback_secrets, parse_networks
 from wetech.log import build_logging_config
+from wetech.tin import tin_format, tin_normalize, vrn_normalize
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -261,6 +262,29 @@ LEADS_RATE_LIMIT = env.str("LEADS_RATE_LIMIT", default="5/m")
 LEADS_DAILY_LIMIT = env.str("LEADS_DAILY_LIMIT", default="50/d")
 PAY_RATE_LIMIT = env.str("PAY_RATE_LIMIT", default="10/m")
 CALLBACK_RATE_LIMIT = env.str("CALLBACK_RATE_LIMIT", default="600/m")
+
+# --- The company on pages, emails and invoices ----------------------------------------------------
+
+# A Tanzanian tax invoice names the seller with its TIN and VRN: a malformed one stops start-up
+# rather than be printed on every invoice. Either may be left empty (e.g. no VAT registration).
+COMPANY_NAME = env.str("COMPANY_NAME", default="WeTech Ltd")
+COMPANY_ADDRESS = env.str("COMPANY_ADDRESS", default="Mikocheni, Dar es Salaam, Tanzania")
+COMPANY_EMAIL = env.str("COMPANY_EMAIL", default="hello@wetech.co.tz")
+COMPANY_PHONE = env.str("COMPANY_PHONE", default="+255 22 200 0000")
+
+
+def _tax_number(name: str, default: str, normalize) -> str:
+    raw = env.str(name, default=default).strip()
+    if not raw:
+        return ""
+    try:
+        return normalize(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not valid: {exc}.") from exc
+
+
+COMPANY_TIN = _tax_number("COMPANY_TIN", "123-456-789", lambda raw: tin_format(tin_normalize(raw)))
+COMPANY_VRN = _tax_number("COMPANY_VRN", "40-012345-A", vrn_normalize)
 
 # --- Invoices -------------------------------------------------------------------------------------
 
