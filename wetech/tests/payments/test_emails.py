@@ -8,9 +8,9 @@ from django.test import RequestFactory
 
 from wetech.models import PaymentAttempt
 from wetech.payments.emails import paid_emails_send
-from wetech.payments.gateways.base import COMPLETED
-from wetech.payments.inbox import notification_record, pesapal_notification_process
-from wetech.payments.start import payment_start_pesapal
+from wetech.payments.gateways.base import PaymentStatus
+from wetech.payments.inbox import notification_process, notification_record
+from wetech.payments.start import payment_start
 from wetech.tests.document_helpers import pdf_text
 from wetech.tests.payment_helpers import issued_invoice
 
@@ -25,8 +25,8 @@ def invoice(settings):
 
 
 def _paid_through_the_pipeline(pesapal, invoice, capture_on_commit) -> PaymentAttempt:
-    attempt = payment_start_pesapal(invoice=invoice).attempt
-    pesapal.answer(attempt, COMPLETED)
+    attempt = payment_start(invoice=invoice, gateway="pesapal").attempt
+    pesapal.answer(attempt, PaymentStatus.COMPLETED)
     request = RequestFactory().get(
         "/payments/pesapal/ipn/",
         {
@@ -37,7 +37,7 @@ def _paid_through_the_pipeline(pesapal, invoice, capture_on_commit) -> PaymentAt
     )
     with capture_on_commit(execute=True):
         notification = notification_record(gateway="pesapal", kind="ipn", request=request)
-        pesapal_notification_process(notification=notification)
+        notification_process(notification=notification)
     attempt.refresh_from_db()
     return attempt
 
