@@ -261,7 +261,7 @@ EMAIL_TIMEOUT = 10
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=12)
 EMAIL_LEASE_SECONDS = env.float("EMAIL_LEASE_SECONDS", default=300.0)
 EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60.0)
-EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=6 * 3600.0)
+EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=8 * 3600.0)
 
 # --- Background work (Huey) -----------------------------------------------------------------------
 
