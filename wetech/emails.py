@@ -365,3 +365,30 @@ def outgoing_emails_retry_now(*, ids) -> int:
         for pk, _ in chosen:
             transaction.on_commit(partial(_announce, pk), robust=True)
     return len(chosen)
+
+
+# --- What /health/ reads ------------------------------------------------------------------------
+
+# A pending email this far past its due time, or a claimed one this far past its lease, is stuck.
+STUCK_AFTER = timedelta(minutes=10)
+# Failed emails count as stuck for this long (then staff have had a week to send them again).
+FAILED_SHOWN_FOR = timedelta(days=7)
+
+
+def outgoing_email_oldest_unsent() -> datetime | None:
+    """When the oldest email not yet sent (nor given up) was queued."""
+    return OutgoingEmail.objects.filter(status__in=[Status.PENDING, Status.SENDING]).aggregate(
+        oldest=models.Min("created_at")
+    )["oldest"]
+
+
+def outgoing_emails_stuck_count() -> int:
+    """Emails pending more than STUCK_AFTER past their due time, held by a worker more than
+    STUCK_AFTER past its lease, or failed within FAILED_SHOWN_FOR."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.EMAIL_LEASE_SECONDS)
+    return OutgoingEmail.objects.filter(
+        Q(status=Status.PENDING, next_attempt_at__lt=now - STUCK_AFTER)
+        | Q(status=Status.SENDING, claimed_at__lt=now - lease - STUCK_AFTER)
+        | Q(status=Status.FAILED, created_at__gte=now - FAILED_SHOWN_FOR)
+    ).count()

@@ -10,6 +10,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from wetech.emails import email_deliver, email_queued, outgoing_emails_due
+from wetech.ops.worker import worker_heartbeat_record
 
 
 @db_task()
@@ -25,6 +26,12 @@ def email_sweep_task() -> None:
     """Every minute: queue again the emails whose task was lost (see wetech.emails)."""
     for outgoing_email_id in outgoing_emails_due():
         email_deliver_task(outgoing_email_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def worker_heartbeat_task() -> None:
+    """Every minute (and when the worker starts): this worker is alive, for /health/."""
+    worker_heartbeat_record()
 
 
 @receiver(email_queued, dispatch_uid="wetech.tasks.email_deliver_soon")
