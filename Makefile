@@ -18,11 +18,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## make run: the site on http://127.0.0.1:8000 with the gateway simulators, demo catalogue loaded.
+## make run: the site on http://127.0.0.1:8000 with the gateway simulators, demo catalogue loaded,
+## and the background worker (embedded queue, emails printed to this console); Ctrl-C stops both.
 run: $(VENV)/.runtime
 	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py migrate --noinput
 	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py seed_demo
-	DEBUG=true GATEWAY_SIMULATOR=true $(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=true GATEWAY_SIMULATOR=true PY=$(PY) tools/run_dev.sh
 
 ## make test: lint, the suite on SQLite, then again on PostgreSQL (+ Redis) when they answer.
 ## Timing-dependent drills (marker slow_drill) run in both passes; skip them locally with

@@ -166,7 +166,7 @@ def base_env(engine: str, workdir: Path) -> dict:
         "GUNICORN_BIND": f"{HOST}:{SITE_PORT}",
         "GUNICORN_ACCESS_LOG": str(workdir / "access.log"),
     }
-    for key in ("DATABASE_URL", "REDIS_URL", "GATEWAY_SIMULATOR"):
+    for key in ("DATABASE_URL", "REDIS_URL", "GATEWAY_SIMULATOR", "TASK_BROKER_URL"):
         env.pop(key, None)
     if engine == "postgres":
         env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/wetech_bench"
@@ -174,6 +174,9 @@ def base_env(engine: str, workdir: Path) -> dict:
             env["REDIS_URL"] = f"redis://{HOST}:6379/14"
     else:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    if "REDIS_URL" not in env:
+        # The emails the benchmark queues go to a queue of its own, never make run's var/.
+        env["TASK_BROKER_URL"] = f"sqlite:///{workdir / 'huey.sqlite3'}"
     return env
 
 

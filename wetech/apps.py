@@ -7,4 +7,7 @@ class WetechConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from wetech import checks  # noqa: F401  (registers the system checks)
+        # checks: registers the system checks. tasks: registers the worker's tasks and their
+        # schedule in every process, and the listener that turns a queued email into a task
+        # (web processes queue emails too).
+        from wetech import checks, tasks  # noqa: F401

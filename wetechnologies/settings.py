@@ -16,6 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox.credentials import gateway_settings as simulator_gateway_settings
+from wetech.broker import huey_settings
 from wetech.callback_auth import parse_callback_secrets, parse_networks
 from wetech.log import build_logging_config
 from wetech.tin import tin_format, tin_normalize, vrn_normalize
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_ratelimit",
     "axes",
+    "huey.contrib.djhuey",
     "wetech",
 ]
 
@@ -253,6 +255,43 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="WeTech <no-reply@wet
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 STAFF_EMAILS = env.list("STAFF_EMAILS", default=[])
 EMAIL_TIMEOUT = 10
+
+# The outbox (wetech/emails.py): every email is a row sent by the worker, retried with backoff
+# (exponential, with jitter, capped) until it is sent or has failed this many times; a worker
+# that dies holding one loses it to the next worker once its lease expires (keep the lease well
+# above EMAIL_TIMEOUT: a send still under way past it may go out twice).
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=12)
+EMAIL_LEASE_SECONDS = env.float("EMAIL_LEASE_SECONDS", default=300.0)
+EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60.0)
+EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=8 * 3600.0)
+
+# --- Background work (Huey) -----------------------------------------------------------------------
+
+# The worker's queue: Redis when REDIS_URL is set (one queue shared by the workers of every
+# machine), else an embedded SQLite file on this machine, for `make run` and the SQLite tests
+# (`check --deploy` warns about it with DEBUG off: each machine would have a queue of its own).
+TASK_BROKER_URL = (
+    env.str("TASK_BROKER_URL", default="")
+    or REDIS_URL
+    or f"sqlite:///{BASE_DIR / 'var' / 'huey.sqlite3'}"
+)
+HUEY = huey_settings(
+    TASK_BROKER_URL,
+    base_dir=BASE_DIR,
+    # `manage.py worker`'s defaults (its options override them): threads (the work waits on SMTP
+    # and the database), the schedule on, SIGTERM lets the tasks under way finish (up to 30 s).
+    consumer={
+        "workers": env.int("WORKER_THREADS", default=2),
+        "worker_type": "thread",
+        "periodic": True,
+        "graceful_signal": "TERM",
+        "shutdown_timeout": 30.0,
+    },
+)
+# /health/'s worker check: the newest heartbeat (every worker writes one a minute) older than this
+# warns, then fails ("no worker seen").
+WORKER_HEARTBEAT_WARN_SECONDS = env.int("WORKER_HEARTBEAT_WARN_SECONDS", default=120)
+WORKER_HEARTBEAT_FAIL_SECONDS = env.int("WORKER_HEARTBEAT_FAIL_SECONDS", default=600)
 
 # --- Rate limits ----------------------------------------------------------------------------------
 

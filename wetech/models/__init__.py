@@ -2,6 +2,7 @@ from wetech.models.audit import AuditEntry, AuditEntryLocked
 from wetech.models.catalog import Service
 from wetech.models.invoices import Invoice, InvoiceCounter, InvoiceLine, InvoiceLocked
 from wetech.models.leads import Client, Lead
+from wetech.models.outbox import OutgoingEmail, WorkerHeartbeat
 from wetech.models.payments import GatewayNotification, LedgerEntry, PaymentAttempt
 from wetech.models.refunds import CreditNote, CreditNoteCounter, Refund
 from wetech.models.review import ReviewCase
@@ -19,8 +20,10 @@ __all__ = [
     "InvoiceLocked",
     "Lead",
     "LedgerEntry",
+    "OutgoingEmail",
     "PaymentAttempt",
     "Refund",
     "ReviewCase",
     "Service",
+    "WorkerHeartbeat",
 ]

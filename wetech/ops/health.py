@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -31,8 +31,12 @@ from django.core.cache import caches
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import load_backend
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
+from wetech.emails import outgoing_email_oldest_unsent, outgoing_emails_stuck_count
 from wetech.ops.backups import backup_files
+from wetech.ops.worker import worker_last_seen
 
 logger = logging.getLogger("wetech.health")
 
@@ -177,7 +181,8 @@ def submit_once(key: str, function: Callable) -> Future | None:
 
 
 def readiness_checks() -> list[Check]:
-    """Only what this process cannot serve without: never gateways, email or disk space."""
+    """Only what this process cannot serve without: never gateways, email, disk space or the
+    background worker (pages are served without it; its work waits in the queue)."""
     checks = [
         Check("database:responseTime", database_check),
         Check("migrations:pending", migrations_check),
@@ -197,6 +202,9 @@ def full_checks() -> list[Check]:
         Check("backups:writable", backups_writable_check),
         Check("backups:age", backup_age_check),
         Check("gateways:circuit", gateway_circuits_check),
+        Check("worker:heartbeat", worker_check),
+        Check("queue:depth", queue_check),
+        Check("emails:stuck", emails_stuck_check),
     ]
 
 
@@ -331,6 +339,64 @@ def gateway_circuits_check() -> dict[str, list[CheckResult]]:
             )
         ]
         for gateway, state in breaker_states().items()
+    }
+
+
+def worker_check() -> dict[str, list[CheckResult]]:
+    """The newest worker heartbeat's age: warn when late, fail when no worker was seen for a
+    while or ever (the emails and scheduled jobs wait until one runs)."""
+    warn_after = settings.WORKER_HEARTBEAT_WARN_SECONDS
+    fail_after = settings.WORKER_HEARTBEAT_FAIL_SECONDS
+    newest, recent = worker_last_seen(within=timedelta(seconds=warn_after))
+    if newest is None:
+        return {
+            "worker:heartbeat": [
+                _result(FAIL, None, "s", output="no worker was ever seen: python manage.py worker")
+            ]
+        }
+    age = round((timezone.now() - newest).total_seconds(), 1)
+    status = FAIL if age > fail_after else WARN if age > warn_after else PASS
+    return {
+        "worker:heartbeat": [
+            _result(
+                status,
+                age,
+                "s",
+                output=f"the newest worker heartbeat is {age:g} s old; {recent} worker(s) seen "
+                f"in the last {warn_after} s",
+            )
+        ]
+    }
+
+
+def queue_check() -> dict[str, list[CheckResult]]:
+    """The queue's depth (tasks waiting for a worker, and those scheduled for later) and its
+    oldest waiting work. Huey keeps no time on a queued task, so the age reported is that of the
+    oldest email not yet sent: every email is a task until it is sent, and it says honestly how
+    long work has been waiting (an email retrying while the mail server is down counts too)."""
+    oldest = outgoing_email_oldest_unsent()
+    age = round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0
+    return {
+        "queue:depth": [
+            _result(PASS, HUEY.pending_count(), "tasks", component_id="waiting"),
+            _result(PASS, HUEY.scheduled_count(), "tasks", component_id="scheduled"),
+        ],
+        "queue:oldest": [_result(PASS, age, "s", component_id="outbox")],
+    }
+
+
+def emails_stuck_check() -> dict[str, list[CheckResult]]:
+    stuck = outgoing_emails_stuck_count()
+    return {
+        "emails:stuck": [
+            _result(
+                WARN if stuck else PASS,
+                stuck,
+                "emails",
+                output=f"{stuck} email(s) overdue by more than 10 minutes or failed: see "
+                "Outgoing emails in the back office",
+            )
+        ]
     }
 
 

@@ -1,19 +1,18 @@
 """Emails about payments: the customer's receipt, staff's "paid" note and staff alerts.
 
-Always scheduled with `transaction.on_commit` by the settlement that caused them, so each goes
-out once and only for a change that was really saved. A mail server that fails is logged; it
-never undoes (or errors) the settlement.
+Queued in the outbox inside the settlement's transaction (wetech.emails), so each exists exactly
+when the change that caused it was saved, and goes out once the worker sends it. A mail server
+that is slow or down never slows, undoes or errors the settlement.
 """
 
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 
 from wetech.emails import email_send
 from wetech.models import Invoice, PaymentAttempt
-from wetech.sales.documents import invoice_pdf_attachments
+from wetech.sales.documents import invoice_pdf_attachment_spec
 from wetech.sales.emails import invoice_absolute_url
 
 logger = logging.getLogger("wetech.payments")
@@ -41,7 +40,8 @@ def _context(attempt: PaymentAttempt) -> dict:
     }
 
 
-def paid_emails_send(*, invoice_id: int, attempt_id: int) -> None:
+def paid_emails_schedule(*, invoice_id: int, attempt_id: int) -> None:
+    """Queue the receipt and staff's note, in the caller's transaction."""
     attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
     context = _context(attempt)
     invoice: Invoice = attempt.invoice
@@ -51,29 +51,17 @@ def paid_emails_send(*, invoice_id: int, attempt_id: int) -> None:
         to=[invoice.client_email],
         context=context,
         reason=f"payment {context['ref']}",
-        attachments=invoice_pdf_attachments(invoice=invoice),
+        attachments=invoice_pdf_attachment_spec(invoice=invoice),
     )
     if settings.STAFF_EMAILS:
         _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=context)
 
 
-def paid_emails_schedule(*, invoice_id: int, attempt_id: int) -> None:
-    transaction.on_commit(
-        lambda: paid_emails_send(invoice_id=invoice_id, attempt_id=attempt_id), robust=True
-    )
-
-
-def staff_alert_send(*, attempt_id: int, reason: str, detail: str) -> None:
+def staff_alert_schedule(*, attempt_id: int, reason: str, detail: str) -> None:
+    """Queue an alert to staff about the attempt, in the caller's transaction."""
     if not settings.STAFF_EMAILS:
         logger.error("payment alert (%s) but STAFF_EMAILS is empty: %s", reason, detail)
         return
     attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
     context = {**_context(attempt), "title": ALERT_TITLES.get(reason, reason), "detail": detail}
     _send(template="payment_alert", to=list(settings.STAFF_EMAILS), context=context)
-
-
-def staff_alert_schedule(*, attempt_id: int, reason: str, detail: str) -> None:
-    transaction.on_commit(
-        lambda: staff_alert_send(attempt_id=attempt_id, reason=reason, detail=detail),
-        robust=True,
-    )

@@ -21,12 +21,15 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from wetech.company import company_get
+from wetech.emails import attachment_renderer_register
 from wetech.models import Invoice
 from wetech.sales.selectors import invoice_document
 
 logger = logging.getLogger(__name__)
 
 PDF_MIME_TYPE = "application/pdf"
+# The attachment kind the outbox renders with `invoice_pdf_attachment`.
+INVOICE_PDF = "invoice_pdf"
 # Bitstream Vera, which ReportLab ships: embedded (only the letters used), so names with accents
 # (é, ł, ş) print as typed, where the PDF viewers' built-in Helvetica knows Western European only.
 FONT_DIR = Path(reportlab.__file__).resolve().parent / "fonts"
@@ -74,15 +77,16 @@ def invoice_pdf_render(*, invoice: Invoice) -> bytes:
     return output.getvalue()
 
 
-def invoice_pdf_attachments(*, invoice: Invoice) -> list[tuple[str, bytes, str]]:
-    """The invoice's PDF as an email attachment list for `wetech.emails.email_send`.
+def invoice_pdf_attachment(*, invoice_id: int) -> tuple[str, bytes, str]:
+    """The invoice's PDF as an email attachment, drawn by the worker when it sends the email
+    (`attachments=[{"kind": "invoice_pdf", "invoice_id": ...}]` in `email_send`)."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    return invoice_pdf_filename(invoice), invoice_pdf_render(invoice=invoice), PDF_MIME_TYPE
 
-    Empty (and logged) when it cannot be drawn: the email it goes with (a receipt) matters more
-    than the file, which stays at the invoice's `/pdf/` link.
-    """
-    try:
-        pdf = invoice_pdf_render(invoice=invoice)
-    except Exception:
-        logger.exception("PDF of invoice %s could not be rendered for an email", invoice.number)
-        return []
-    return [(invoice_pdf_filename(invoice), pdf, PDF_MIME_TYPE)]
+
+def invoice_pdf_attachment_spec(*, invoice: Invoice) -> list[dict]:
+    """What to pass as `attachments=` for an email that carries the invoice's PDF."""
+    return [{"kind": INVOICE_PDF, "invoice_id": invoice.pk}]
+
+
+attachment_renderer_register(INVOICE_PDF, invoice_pdf_attachment)

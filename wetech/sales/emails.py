@@ -1,7 +1,8 @@
 """Emails about a new lead: one to staff, one acknowledgement to the customer.
 
-Scheduled with `transaction.on_commit`, so they go out once and only for a lead that exists; a
-mail server that fails is logged and never undoes (or errors) the captured lead.
+Queued in the outbox inside the lead's transaction (wetech.emails), so they exist exactly when
+the lead does; the worker sends them, so a mail server that is slow or down never slows, undoes
+or errors the captured lead.
 
 The acknowledgement goes to an address anybody can type, so it must not be a spam relay: it
 carries nothing the visitor wrote except a short name, and one address gets at most one per
@@ -14,7 +15,6 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 
 from wetech.emails import email_send
@@ -51,7 +51,8 @@ def invoice_absolute_url(invoice: Invoice) -> str:
     return f"{settings.SITE_URL}{invoice.get_absolute_url()}"
 
 
-def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
+def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
+    """Queue the lead's emails in the caller's transaction (none if it rolls back)."""
     context = {
         "lead": lead,
         "short_name": short_name(lead.name),
@@ -75,8 +76,3 @@ def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
             lead.pk,
             ACKNOWLEDGEMENT_INTERVAL,
         )
-
-
-def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
-    """Send the lead's emails after the surrounding transaction commits (never if it rolls back)."""
-    transaction.on_commit(lambda: lead_emails_send(lead=lead, invoice=invoice), robust=True)

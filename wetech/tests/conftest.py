@@ -1,15 +1,28 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from huey.contrib.djhuey import HUEY
+from huey.storage import SqliteStorage
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The embedded task queue of a test run is a file of its own, like its database: never the
+# `var/huey.sqlite3` that `make run`'s worker reads (it would take the tests' tasks to its own
+# database), nor another test process's. A worker started by a drill is given this file. The
+# Redis queue of the PostgreSQL pass is the REDIS_URL database the pass was given.
+if isinstance(HUEY.storage, SqliteStorage) and not os.environ.get("TASK_BROKER_URL"):
+    HUEY.storage = SqliteStorage(
+        name=HUEY.name,
+        filename=str(Path(tempfile.gettempdir()) / f"wetech-test-huey-{os.getpid()}.sqlite3"),
+    )
 
 # Hypothesis: "ci" (the default) keeps the fuzzing inside the suite's time; pick another with
 # `pytest --hypothesis-profile thorough`. Tests that fix their own max_examples keep it.
@@ -72,6 +85,14 @@ def _clean_cache():
     yield
     cache.clear()
     status_queries.forget_local_state()
+
+
+@pytest.fixture(autouse=True)
+def _empty_task_queue():
+    """Each test starts with no queued or scheduled task left by another one."""
+    HUEY.flush()
+    yield
+    HUEY.flush()
 
 
 @pytest.fixture

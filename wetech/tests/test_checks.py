@@ -28,3 +28,34 @@ def test_other_combinations_pass(settings, debug, simulator):
     settings.GATEWAY_SIMULATOR = simulator
 
     assert _ours() == []
+
+
+# --- wetech.W001: the embedded task queue with DEBUG off ------------------------------------------
+
+
+def _broker_warnings():
+    return [m for m in checks.run_checks(include_deployment_checks=True) if m.id == "wetech.W001"]
+
+
+def test_the_embedded_queue_with_debug_off_warns_on_deploy(settings):
+    settings.DEBUG = False
+    settings.TASK_BROKER_URL = "sqlite:///var/huey.sqlite3"
+
+    [warning] = _broker_warnings()
+
+    assert warning.level == checks.WARNING
+    assert str(settings.BASE_DIR / "var" / "huey.sqlite3") in warning.msg
+    assert "each machine has a queue of its own" in warning.msg
+    # Only `check --deploy` says it: runserver and `make run` stay quiet.
+    assert [m for m in checks.run_checks() if m.id == "wetech.W001"] == []
+
+
+@pytest.mark.parametrize(
+    ("debug", "url"),
+    [(False, "redis://127.0.0.1:6379/0"), (True, "sqlite:///var/huey.sqlite3")],
+)
+def test_redis_or_development_does_not_warn(settings, debug, url):
+    settings.DEBUG = debug
+    settings.TASK_BROKER_URL = url
+
+    assert _broker_warnings() == []

@@ -16,6 +16,7 @@ import responses
 from django.utils import timezone
 
 from wetech.models import PaymentAttempt
+from wetech.ops.worker import worker_heartbeat_record
 from wetech.payments.gateways.retry import CLOSED, OPEN, CircuitBreaker
 from wetech.tests.payment_helpers import configure_gateways, issued_invoice
 
@@ -191,6 +192,9 @@ def _circuit(client, name="pesapal") -> tuple[int, dict]:
     return response.status_code, json.loads(response.content)["checks"][f"{name}:circuit"][0]
 
 
+# Committed, so /health/'s checks (on connections of their own) see the worker's heartbeat: the
+# report's status is then the breaker's doing alone.
+@pytest.mark.django_db(transaction=True)
 def test_refused_connections_open_the_breaker_and_one_probe_closes_it(
     client, settings, invoice, tmp_path, time_machine
 ):
@@ -199,6 +203,7 @@ def test_refused_connections_open_the_breaker_and_one_probe_closes_it(
     settings.LOG_DIR.mkdir()
     settings.BACKUP_DIR.mkdir()
     time_machine.move_to(timezone.now(), tick=True)
+    worker_heartbeat_record(name="worker1:100")
     base = _point_pesapal_at(
         settings,
         f"http://127.0.0.1:{_closed_port()}",

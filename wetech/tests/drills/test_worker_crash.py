@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
-from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from wetech.payments.gateways.base import PaymentStatus
 from wetech.payments.reconcile import attempts_reconcile
 from wetech.payments.start import payment_start
 from wetech.tests.conftest import run_django
+from wetech.tests.email_helpers import delivered
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
 Status = PaymentAttempt.Status
@@ -95,7 +95,7 @@ def test_a_worker_killed_mid_settlement_rolls_back_and_the_reconciler_credits_on
     assert attempt.check_count == 0
     assert attempt.last_checked_at is None
     assert invoice.status == Invoice.Status.ISSUED
-    assert mail.outbox == []
+    assert delivered() == []
 
     pesapal.answer(attempt, PaymentStatus.COMPLETED)
     out = StringIO()
@@ -113,6 +113,6 @@ def test_a_worker_killed_mid_settlement_rolls_back_and_the_reconciler_credits_on
         LedgerEntry.Kind.PAYMENT,
         attempt.amount,
     )
-    receipts = [message for message in mail.outbox if message.to == [invoice.client_email]]
+    receipts = [message for message in delivered() if message.to == [invoice.client_email]]
     assert len(receipts) == 1
     assert receipts[0].subject.startswith(f"Receipt: invoice {invoice.number} paid")

@@ -2,7 +2,9 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from wetech.models import WorkerHeartbeat
 from wetech.ops import health as health_service
 
 
@@ -13,8 +15,9 @@ def _folders(settings, tmp_path, monkeypatch):
     monkeypatch.setattr(health_service, "_migrations_applied", False)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_prints_the_report_with_details_and_exits_zero_on_warn(capsys):
+    WorkerHeartbeat.objects.create(name="worker1:100", seen_at=timezone.now())
     call_command("health")
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "warn"  # no backup yet
@@ -25,7 +28,7 @@ def test_prints_the_report_with_details_and_exits_zero_on_warn(capsys):
 @pytest.mark.django_db
 def test_exits_non_zero_naming_what_failed(capsys, settings):
     settings.LOG_DIR = settings.LOG_DIR / "missing"
-    with pytest.raises(CommandError, match=r"health: fail \(logs:writable\)"):
+    with pytest.raises(CommandError, match=r"health: fail \(logs:writable, worker:heartbeat\)"):
         call_command("health")
     assert json.loads(capsys.readouterr().out)["status"] == "fail"
 

@@ -5,7 +5,6 @@ from io import StringIO
 
 import pytest
 import time_machine
-from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -13,6 +12,7 @@ from wetech.models import Invoice, LedgerEntry, PaymentAttempt
 from wetech.payments.gateways.base import GatewayUnavailable, PaymentStatus
 from wetech.payments.reconcile import attempt_backoff, attempts_reconcile
 from wetech.payments.start import payment_start
+from wetech.tests.email_helpers import delivered
 from wetech.tests.payment_helpers import issued_invoice
 
 Status = PaymentAttempt.Status
@@ -50,7 +50,7 @@ def test_a_lost_notification_is_credited_once(pesapal, attempt, django_capture_o
     assert again.changed == 0
     assert Invoice.objects.get().status == Invoice.Status.PAID
     assert LedgerEntry.objects.count() == 1
-    assert len([m for m in mail.outbox if m.subject.startswith("Receipt")]) == 1
+    assert len([m for m in delivered() if m.subject.startswith("Receipt")]) == 1
 
 
 def test_recently_checked_attempts_wait_for_their_backoff(pesapal, attempt):

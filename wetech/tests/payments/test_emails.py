@@ -7,11 +7,12 @@ from django.core import mail
 from django.test import RequestFactory
 
 from wetech.models import PaymentAttempt
-from wetech.payments.emails import paid_emails_send
+from wetech.payments.emails import paid_emails_schedule
 from wetech.payments.gateways.base import PaymentStatus
 from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.start import payment_start
 from wetech.tests.document_helpers import pdf_text
+from wetech.tests.email_helpers import outbox_deliver
 from wetech.tests.payment_helpers import issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +44,7 @@ def _paid_through_the_pipeline(pesapal, invoice, capture_on_commit) -> PaymentAt
 
 
 def _receipt():
+    outbox_deliver()
     [receipt] = [m for m in mail.outbox if m.subject.startswith("Receipt")]
     return receipt
 
@@ -90,10 +92,15 @@ def test_a_pdf_that_cannot_be_drawn_does_not_hold_back_the_receipt(
         {**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}
     ]
 
-    paid_emails_send(invoice_id=invoice.pk, attempt_id=attempt.pk)
+    outbox_deliver()
+    mail.outbox.clear()
+    paid_emails_schedule(invoice_id=invoice.pk, attempt_id=attempt.pk)
 
     receipt = _receipt()
     assert receipt.attachments == []
     assert "attached" not in receipt.body
     assert f"/invoices/{invoice.token}/" in receipt.body  # the PDF stays at the invoice's link
-    assert f"PDF of invoice {invoice.number} could not be rendered for an email" in caplog.messages
+    assert (
+        f"attachment invoice_pdf of email receipt for payment {attempt.merchant_reference}"
+        " could not be drawn: sent without it"
+    ) in caplog.messages

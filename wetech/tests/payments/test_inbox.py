@@ -13,7 +13,6 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.core import mail
 from django.db import connection
 from django.test import RequestFactory
 
@@ -29,6 +28,7 @@ from wetech.payments.reconcile import attempt_recheck
 from wetech.payments.start import payment_start
 from wetech.sales.selectors import invoice_net_paid, invoice_status_payload
 from wetech.tests.conftest import run_django
+from wetech.tests.email_helpers import delivered
 from wetech.tests.payment_helpers import azampay_callback_body, issued_invoice
 
 Status = PaymentAttempt.Status
@@ -80,11 +80,11 @@ def _started(invoice) -> PaymentAttempt:
 
 
 def _receipts():
-    return [m for m in mail.outbox if m.subject.startswith("Receipt")]
+    return [m for m in delivered() if m.subject.startswith("Receipt")]
 
 
 def _alerts():
-    return [m for m in mail.outbox if m.subject.startswith("Action needed")]
+    return [m for m in delivered() if m.subject.startswith("Action needed")]
 
 
 # --- settling ---------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class TestSettle:
         assert receipts[0].to == ["asha@example.co.tz"]
         assert attempt.merchant_reference in receipts[0].body
         assert "PSP123ABC" in receipts[0].body
-        staff = [m for m in mail.outbox if m.subject.startswith("Paid:")]
+        staff = [m for m in delivered() if m.subject.startswith("Paid:")]
         assert len(staff) == 1 and staff[0].to == ["accounts@wetech.co.tz"]
         assert invoice_status_payload(invoice)["amount_paid"] == "413000.00"
         assert invoice_status_payload(invoice)["payments"] == [

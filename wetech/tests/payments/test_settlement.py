@@ -10,7 +10,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from wetech.models.payments import new_merchant_reference
 from wetech.payments.gateways.base import PaymentFinding, PaymentStatus
 from wetech.payments.settlement import attempt_settle
 from wetech.sales.selectors import invoice_net_paid
+from wetech.tests.email_helpers import delivered
 from wetech.tests.payment_helpers import issued_invoice
 
 Status = PaymentAttempt.Status
@@ -66,7 +66,7 @@ def _settle(attempt, status, **changes):
 
 
 def _alerts():
-    return [m for m in mail.outbox if m.subject.startswith("Action needed")]
+    return [m for m in delivered() if m.subject.startswith("Action needed")]
 
 
 def test_a_completion_settles_directly_with_a_finding(attempt):
@@ -94,7 +94,7 @@ def test_a_reversal_before_anything_was_credited_takes_nothing_back(
     assert attempt.check_count == 1
     assert not LedgerEntry.objects.exists()
     assert Invoice.objects.get().status == Invoice.Status.ISSUED
-    assert mail.outbox == []
+    assert delivered() == []
     # The same news again is a duplicate.
     assert _settle(attempt, PaymentStatus.REVERSED).duplicate
 
@@ -114,7 +114,7 @@ def test_money_arriving_on_a_void_invoice_is_kept_and_flagged_for_refund(
     assert (entry.kind, entry.amount) == ("payment", attempt.amount)
     invoice = Invoice.objects.get()
     assert invoice.status == Invoice.Status.VOID and invoice.paid_at is None
-    assert [m for m in mail.outbox if m.subject.startswith("Receipt")] == []
+    assert [m for m in delivered() if m.subject.startswith("Receipt")] == []
     alerts = _alerts()
     assert len(alerts) == 1 and "refunded" in alerts[0].subject
     assert f"Invoice {invoice.number} was already void" in alerts[0].body
@@ -144,7 +144,7 @@ def test_a_payment_already_in_the_ledger_is_not_counted_twice(
     attempt.refresh_from_db()
     assert attempt.status == Status.COMPLETED and not attempt.needs_refund
     assert LedgerEntry.objects.count() == 1
-    assert mail.outbox == []
+    assert delivered() == []
     assert f"payment {attempt.merchant_reference} was already in the ledger" in [
         r.getMessage() for r in caplog.records
     ]

@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core import mail
 from django.test import RequestFactory
 
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
@@ -31,6 +30,7 @@ from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.reconcile import attempt_recheck, attempts_reconcile
 from wetech.payments.start import payment_options, payment_start
 from wetech.sales.selectors import invoice_net_paid
+from wetech.tests.email_helpers import delivered
 from wetech.tests.payment_helpers import issued_invoice
 
 Status = PaymentAttempt.Status
@@ -125,7 +125,7 @@ def _notify(order: str):
 
 
 def _emails(prefix: str):
-    return [m for m in mail.outbox if m.subject.startswith(prefix)]
+    return [m for m in delivered() if m.subject.startswith(prefix)]
 
 
 @pytest.mark.django_db

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
+from wetech.emails import email_message_build, email_send
 from wetech.models import Client, CreditNote, Invoice, InvoiceLine, PaymentAttempt, Refund
 from wetech.sales.documents import (
-    invoice_pdf_attachments,
+    invoice_pdf_attachment,
+    invoice_pdf_attachment_spec,
     invoice_pdf_filename,
     invoice_pdf_render,
 )
@@ -219,7 +221,7 @@ def test_markup_in_a_line_is_printed_as_text_and_fetches_nothing(company, caplog
 
 
 def test_as_an_attachment_it_is_named_after_the_invoice(invoice):
-    [(filename, content, mimetype)] = invoice_pdf_attachments(invoice=invoice)
+    filename, content, mimetype = invoice_pdf_attachment(invoice_id=invoice.pk)
 
     assert (filename, mimetype) == (f"{invoice.number}.pdf", "application/pdf")
     assert invoice.number in pdf_text(content)
@@ -230,6 +232,10 @@ def broken_pdf_template(settings, tmp_path):
     """A pdf.html that cannot render (it includes a template that does not exist)."""
     (tmp_path / "invoices").mkdir()
     (tmp_path / "invoices" / "pdf.html").write_text('{% include "invoices/missing.html" %}')
+    # An email to carry it: the attachment is drawn when the worker builds the message.
+    (tmp_path / "emails").mkdir()
+    (tmp_path / "emails" / "receipt_test_attachment_subject.txt").write_text("Receipt")
+    (tmp_path / "emails" / "receipt_test_attachment.txt").write_text("{{ attachment_names }}")
     settings.TEMPLATES = [
         {**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}
     ]
@@ -238,11 +244,21 @@ def broken_pdf_template(settings, tmp_path):
 def test_an_attachment_that_cannot_be_drawn_is_left_out_and_logged(
     invoice, broken_pdf_template, caplog
 ):
-    assert invoice_pdf_attachments(invoice=invoice) == []
-    [record] = [r for r in caplog.records if r.name == "wetech.sales.documents"]
+    email = email_send(
+        template="receipt_test_attachment",
+        to=["asha@example.co.tz"],
+        context={},
+        reason=f"invoice {invoice.number}",
+        attachments=invoice_pdf_attachment_spec(invoice=invoice),
+    )
+    message = email_message_build(email)
+
+    assert message.attachments == []
+    [record] = [r for r in caplog.records if r.name == "wetech.emails"]
     assert record.levelname == "ERROR"
     assert record.getMessage() == (
-        f"PDF of invoice {invoice.number} could not be rendered for an email"
+        f"attachment invoice_pdf of email receipt_test_attachment for invoice {invoice.number}"
+        " could not be drawn: sent without it"
     )
 
 

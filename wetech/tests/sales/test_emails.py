@@ -1,4 +1,5 @@
-"""The lead emails: the customer's acknowledgement is no spam relay, staff's email is unchanged."""
+"""The lead emails: the customer's acknowledgement is no spam relay, staff's email is unchanged;
+they are queued with the lead and sent by the worker, never in the request."""
 
 import logging
 import socket
@@ -7,8 +8,9 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from wetech.models import Lead
+from wetech.models import Lead, OutgoingEmail
 from wetech.sales.leads import lead_capture
+from wetech.tests.email_helpers import outbox_deliver
 from wetech.tests.lead_helpers import make_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_staff")]
@@ -26,13 +28,14 @@ def _staff():
 
 @pytest.fixture
 def capture(django_capture_on_commit_callbacks, mailoutbox):
-    """lead_capture with its on-commit emails sent; returns (lead, invoice, emails it sent)."""
+    """lead_capture, then the worker's delivery; returns (lead, invoice, emails it sent)."""
 
     def run(**fields):
         before = len(mailoutbox)
         with django_capture_on_commit_callbacks(execute=True):
             lead, invoice = lead_capture(**{"name": "Asha Mwinyi", **PERSON, **fields})
-        return lead, invoice, mailoutbox[before:]
+        assert len(mailoutbox) == before  # nothing is sent in the request
+        return lead, invoice, outbox_deliver()
 
     return run
 
@@ -109,8 +112,8 @@ def test_a_capped_priced_lead_still_gets_its_invoice_link(capture):
     assert [m.subject for m in _customer(third)] == [f"Your WeTech invoice {third_invoice.number}"]
 
 
-def test_a_mail_server_that_is_down_keeps_the_lead_and_logs_each_email(
-    django_capture_on_commit_callbacks, caplog
+def test_a_mail_server_that_is_down_keeps_the_lead_and_its_emails_for_the_next_attempt(
+    django_capture_on_commit_callbacks, mailoutbox, caplog
 ):
     caplog.set_level(logging.INFO, logger="wetech.emails")
     with socket.socket() as probe:  # a local port nothing listens on
@@ -126,11 +129,23 @@ def test_a_mail_server_that_is_down_keeps_the_lead_and_logs_each_email(
         django_capture_on_commit_callbacks(execute=True),
     ):
         lead, _ = lead_capture(name="Asha Mwinyi", **PERSON)
+        # The request's work is done: the emails wait in the outbox, nothing was sent or tried.
+        assert list(OutgoingEmail.objects.values_list("template", "status", "attempts")) == [
+            ("lead_acknowledgement", "pending", 0),
+            ("lead_staff", "pending", 0),
+        ]
+        assert [r for r in caplog.records if r.name == "wetech.emails"] == []
+        outbox_deliver()  # the worker's first attempt
 
     assert Lead.objects.filter(pk=lead.pk).exists()
-    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "wetech.emails"] == [
-        ("ERROR", f"email lead_staff for lead {lead.pk} could not be sent"),
-        ("ERROR", f"email lead_acknowledgement for lead {lead.pk} could not be sent"),
+    assert mailoutbox == []
+    for email in OutgoingEmail.objects.all():
+        assert (email.status, email.attempts) == ("pending", 1)
+        assert email.last_error.startswith("ConnectionRefusedError")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "wetech.emails"]
+    assert [w.split(", next attempt at")[0] for w in warnings] == [
+        f"email lead_staff for lead {lead.pk} could not be sent (attempt 1 of 12)",
+        f"email lead_acknowledgement for lead {lead.pk} could not be sent (attempt 1 of 12)",
     ]
 
 

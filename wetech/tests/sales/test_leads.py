@@ -4,10 +4,12 @@ from unittest import mock
 import pytest
 from django.db import IntegrityError
 from django.test import override_settings
+from huey.contrib.djhuey import HUEY
 
-from wetech.models import Client, Invoice, InvoiceCounter, Lead
+from wetech.models import Client, Invoice, InvoiceCounter, Lead, OutgoingEmail
 from wetech.sales import leads as leads_service
 from wetech.sales.leads import client_get_or_create, lead_capture
+from wetech.tests.email_helpers import outbox_deliver
 from wetech.tests.lead_helpers import make_service
 
 pytestmark = pytest.mark.django_db
@@ -111,19 +113,35 @@ def test_a_failure_after_numbering_gives_the_number_back():
 
 
 @override_settings(STAFF_EMAILS=["sales@wetech.co.tz", "ops@wetech.co.tz"])
-def test_emails_go_out_once_after_commit(django_capture_on_commit_callbacks, mailoutbox):
+def test_emails_are_queued_with_the_lead_and_handed_to_the_worker_on_commit(
+    django_capture_on_commit_callbacks, mailoutbox
+):
     service = make_service()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        _, invoice = lead_capture(**PERSON, service=service)
-        assert mailoutbox == []
-    assert len(callbacks) == 1
-    assert len(mailoutbox) == 2
-    staff, customer = mailoutbox
+        lead, invoice = lead_capture(**PERSON, service=service)
+        # Inside the transaction: the rows are there, nothing is sent or queued for the worker.
+        queued = list(OutgoingEmail.objects.order_by("pk"))
+        assert HUEY.pending_count() == 0
+    assert mailoutbox == []
+    assert [(e.template, e.to, e.reason, e.status) for e in queued] == [
+        ("lead_staff", ["sales@wetech.co.tz", "ops@wetech.co.tz"], f"lead {lead.pk}", "pending"),
+        ("lead_acknowledgement", ["asha@example.co.tz"], f"lead {lead.pk}", "pending"),
+    ]
+    # On commit, one task per email for the worker.
+    assert len(callbacks) == 2
+    assert sorted(task.args for task in HUEY.pending()) == [(e.pk,) for e in queued]
+
+    staff, customer = outbox_deliver()
+
+    assert [staff.extra_headers["Message-ID"], customer.extra_headers["Message-ID"]] == [
+        e.message_id for e in queued
+    ]
     assert staff.to == ["sales@wetech.co.tz", "ops@wetech.co.tz"]
     assert invoice.number in staff.subject
     assert customer.to == ["asha@example.co.tz"]
     assert f"http://127.0.0.1:8000/invoices/{invoice.token}/" in customer.body
     assert "TZS 413,000" in customer.body
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
 
 
 def test_no_email_when_the_capture_rolls_back(django_capture_on_commit_callbacks, mailoutbox):
@@ -134,6 +152,8 @@ def test_no_email_when_the_capture_rolls_back(django_capture_on_commit_callbacks
     ):
         lead_capture(**PERSON, service=make_service())
     assert callbacks == []
+    assert not OutgoingEmail.objects.exists()
+    assert HUEY.pending_count() == 0
     assert mailoutbox == []
 
 

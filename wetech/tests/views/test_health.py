@@ -10,7 +10,11 @@ import pytest
 from django.db import connection
 from django.db.migrations.migration import Migration
 from django.urls import reverse
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
+from wetech.emails import email_send
+from wetech.models import OutgoingEmail, WorkerHeartbeat
 from wetech.ops import health as health_service
 from wetech.payments.gateways.retry import CircuitBreaker
 
@@ -54,6 +58,12 @@ def _make_backup(directory, *, hours_ago):
     path = directory / f"wetech-default-{created:%Y%m%dT%H%M%SZ}.sqlite3.zst"
     path.write_bytes(b"x")
     return path
+
+
+@pytest.fixture
+def worker_seen(transactional_db):
+    """A worker's heartbeat, committed: the checks read it on connections of their own."""
+    return WorkerHeartbeat.objects.create(name="worker1:100", seen_at=timezone.now())
 
 
 class _BrokenCache:
@@ -165,8 +175,8 @@ def test_migrations_are_computed_once_then_latched(client, monkeypatch):
 # --- full report ----------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_full_report_covers_every_component(client, settings):
+@pytest.mark.django_db(transaction=True)
+def test_full_report_covers_every_component(client, settings, worker_seen):
     _make_backup(settings.BACKUP_DIR, hours_ago=1)
     response = client.get("/health/")
     body = _body(response)
@@ -184,6 +194,10 @@ def test_full_report_covers_every_component(client, settings):
         "backups:age",
         "pesapal:circuit",
         "azampay:circuit",
+        "worker:heartbeat",
+        "queue:depth",
+        "queue:oldest",
+        "emails:stuck",
     }
     for results in body["checks"].values():
         for result in results:
@@ -192,8 +206,8 @@ def test_full_report_covers_every_component(client, settings):
     assert "releaseId" not in body
 
 
-@pytest.mark.django_db
-def test_no_backup_at_all_warns_but_answers_200(client):
+@pytest.mark.django_db(transaction=True)
+def test_no_backup_at_all_warns_but_answers_200(client, worker_seen):
     response = client.get("/health/")
     body = _body(response)
     assert response.status_code == 200
@@ -211,8 +225,8 @@ def test_backup_older_than_the_limit_warns(client, settings):
     assert body["checks"]["backups:age"][0]["observedValue"] == pytest.approx(30, abs=0.1)
 
 
-@pytest.mark.django_db
-def test_open_circuit_warns(client, settings):
+@pytest.mark.django_db(transaction=True)
+def test_open_circuit_warns(client, settings, worker_seen):
     _make_backup(settings.BACKUP_DIR, hours_ago=1)
     CircuitBreaker("pesapal", threshold=1).record_failure()
     response = client.get("/health/")
@@ -222,6 +236,102 @@ def test_open_circuit_warns(client, settings):
     assert body["checks"]["pesapal:circuit"][0]["observedValue"] == "open"
     assert body["checks"]["pesapal:circuit"][0]["status"] == "warn"
     assert body["checks"]["azampay:circuit"][0]["status"] == "pass"
+
+
+# --- the background worker and the outbox -----------------------------------------------------
+
+
+def _ago(seconds: float):
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_worker_ever_seen_fails_the_report_but_not_readiness(client, settings):
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+
+    assert body["status"] == "fail"
+    [heartbeat] = body["checks"]["worker:heartbeat"]
+    assert (heartbeat["status"], heartbeat["observedValue"], heartbeat["observedUnit"]) == (
+        "fail",
+        None,
+        "s",
+    )
+    assert heartbeat["output"] == "no worker was ever seen: python manage.py worker"
+    # The web process serves without a worker: the load balancer keeps it.
+    ready = client.get("/health/ready/")
+    assert ready.status_code == 200
+    assert "worker:heartbeat" not in _body(ready)["checks"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("seconds_ago", "status"), [(30, "pass"), (121, "warn"), (599, "warn"), (601, "fail")]
+)
+def test_a_late_heartbeat_warns_then_fails(client, settings, seconds_ago, status):
+    WorkerHeartbeat.objects.create(name="gone:1", seen_at=_ago(seconds_ago + 3600))
+    WorkerHeartbeat.objects.create(name="worker1:100", seen_at=_ago(seconds_ago))
+
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+
+    [heartbeat] = body["checks"]["worker:heartbeat"]
+    assert heartbeat["status"] == status
+    assert heartbeat["observedValue"] == pytest.approx(seconds_ago, abs=5)
+    if status != "pass":
+        assert "worker heartbeat is" in heartbeat["output"]
+        assert heartbeat["output"].endswith("0 worker(s) seen in the last 120 s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_queue_shows_its_depth_and_its_oldest_unsent_email(client, worker_seen):
+    old = email_send(template="t", to=["a@example.co.tz"], context={}, reason="lead 1")
+    OutgoingEmail.objects.filter(pk=old.pk).update(created_at=_ago(90))
+    email_send(template="t", to=["b@example.co.tz"], context={}, reason="lead 2")
+    sent = email_send(template="t", to=["c@example.co.tz"], context={}, reason="lead 3")
+    OutgoingEmail.objects.filter(pk=sent.pk).update(status="sent", created_at=_ago(999))
+    assert HUEY.pending_count() == 3  # autocommit: each was handed to the worker at once
+
+    checks = _body(client.get("/health/"))["checks"]
+
+    assert [(r["componentId"], r["observedValue"]) for r in checks["queue:depth"]] == [
+        ("waiting", 3),
+        ("scheduled", 0),
+    ]
+    [oldest] = checks["queue:oldest"]
+    assert oldest["componentId"] == "outbox"
+    assert oldest["observedValue"] == pytest.approx(90, abs=5)
+    assert oldest["observedUnit"] == "s"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("changes", "stuck"),
+    [
+        # Times as seconds ago, turned into datetimes when the test runs.
+        ({}, 0),
+        ({"next_attempt_at": 9 * 60}, 0),
+        ({"next_attempt_at": 11 * 60}, 1),
+        ({"status": "sending", "claimed_at": 300 + 9 * 60}, 0),
+        ({"status": "sending", "claimed_at": 300 + 11 * 60}, 1),
+        ({"status": "failed"}, 1),
+        ({"status": "failed", "created_at": 8 * 24 * 3600}, 0),
+        ({"status": "sent", "created_at": 3600}, 0),
+    ],
+)
+def test_emails_overdue_by_ten_minutes_or_failed_warn(
+    client, settings, worker_seen, changes, stuck
+):
+    settings.EMAIL_LEASE_SECONDS = 300
+    email = email_send(template="t", to=["a@example.co.tz"], context={}, reason="lead 1")
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        **{key: _ago(value) if key.endswith("_at") else value for key, value in changes.items()}
+    )
+
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+
+    [result] = body["checks"]["emails:stuck"]
+    assert (result["status"], result["observedValue"]) == ("warn" if stuck else "pass", stuck)
+    if stuck:
+        assert result["output"].startswith("1 email(s) overdue by more than 10 minutes or failed")
 
 
 @pytest.mark.django_db

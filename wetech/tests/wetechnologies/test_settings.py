@@ -26,6 +26,8 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "wetech.co.tz",
     "SECURE_SSL_REDIRECT": "true",
     "STATIC_MANIFEST": "true",
+    # Production queues on Redis (the embedded queue is what W001 warns about).
+    "TASK_BROKER_URL": "redis://127.0.0.1:6379/0",
 }
 
 
@@ -95,6 +97,50 @@ def test_check_deploy_reports_no_warnings_in_a_production_like_environment():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_about_the_embedded_task_queue():
+    env = {**PRODUCTION_ENV, "TASK_BROKER_URL": None, "REDIS_URL": None}
+    result = run_django("check", "--deploy", env=env)
+
+    assert result.returncode == 0, result.stderr  # a warning, not an error
+    assert "(wetech.W001) The background worker's queue is the embedded SQLite file" in (
+        result.stderr + result.stdout
+    )
+
+
+BROKER = (
+    "from django.conf import settings as s; from huey.contrib.djhuey import HUEY; "
+    "print(s.TASK_BROKER_URL, type(HUEY).__name__, getattr(HUEY.storage, 'filename', '-'))"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "{sqlite} SqliteHuey {file}"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/9"}, "redis://127.0.0.1:6379/9 RedisHuey -"),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6379/9", "TASK_BROKER_URL": "redis://10.0.0.2/1"},
+            "redis://10.0.0.2/1 RedisHuey -",
+        ),
+    ],
+)
+def test_the_task_queue_follows_task_broker_url_then_redis_url(env, expected):
+    from django.conf import settings
+
+    file = settings.BASE_DIR / "var" / "huey.sqlite3"
+    result = run_django(
+        "shell",
+        "-c",
+        BROKER,
+        env={"DEBUG": "true", "TASK_BROKER_URL": None, "REDIS_URL": None, **env},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected.format(
+        sqlite=f"sqlite:///{file}", file=file
+    )
 
 
 def test_dev_server_checks_pass_without_redis():
