@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from wetech.models import Invoice, PaymentAttempt, Service
+from wetech.models import Invoice, PaymentAttempt, Refund, Service
+from wetech.models.invoices import LedgerTotals
 from wetech.money import quantize, to_wire
 
 # How many attempts the page and the status JSON show; older ones are in the back office.
@@ -23,16 +24,40 @@ def service_list_offered() -> QuerySet[Service]:
     return Service.objects.active()
 
 
-def invoice_net_paid(invoice: Invoice) -> Decimal:
-    """What the ledger holds for the invoice: payments minus reversals and refunds, in the
-    invoice's currency (entries in another currency do not count). One query."""
-    net = (
+def invoice_ledger_totals(invoice: Invoice) -> LedgerTotals:
+    """The invoice's payments, reversals and completed refunds in its own currency (entries in
+    another currency do not count). One query."""
+    payments, reversals, refunds = (
         Invoice.objects.with_ledger_net()
         .filter(pk=invoice.pk)
-        .values_list("ledger_net", flat=True)
+        .values_list("ledger_payments", "ledger_reversals", "ledger_refunds")
         .get()
     )
-    return quantize(net)
+    return LedgerTotals(
+        payments=quantize(payments), reversals=quantize(reversals), refunds=quantize(refunds)
+    )
+
+
+def invoice_net_paid(invoice: Invoice) -> Decimal:
+    """What WeTech holds for the invoice: payments minus reversals and completed refunds, in the
+    invoice's currency. One query."""
+    return invoice_ledger_totals(invoice).held
+
+
+def invoice_refunds_in_flight(invoice: Invoice) -> Decimal:
+    """Money requested back from a gateway for this invoice and not yet confirmed."""
+    amounts = Refund.objects.filter(
+        invoice=invoice, status=Refund.Status.REQUESTED, currency=invoice.currency
+    ).values_list("amount", flat=True)
+    return quantize(sum(amounts, Decimal("0.00")))
+
+
+def invoice_balance_due(invoice: Invoice) -> Decimal:
+    """What a new payment of the invoice must bring: the total, or what is left of it after an
+    accepted short payment."""
+    return invoice.balance_due(
+        invoice_ledger_totals(invoice), refunds_in_flight=invoice_refunds_in_flight(invoice)
+    )
 
 
 def invoice_public_get(*, token: str) -> Invoice | None:
