@@ -1,4 +1,5 @@
-"""Emails about payments: the customer's receipt, staff's "paid" note and staff alerts.
+"""Emails about payments: the customer's receipt and refund note, staff's "paid" and "refunded"
+notes, and staff alerts.
 
 Always scheduled with `transaction.on_commit` by the settlement that caused them, so each goes
 out once and only for a change that was really saved. A mail server that fails is logged; it
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from wetech.emails import email_send
-from wetech.models import Invoice, PaymentAttempt
+from wetech.models import Invoice, PaymentAttempt, Refund
 from wetech.sales.emails import invoice_absolute_url
 
 logger = logging.getLogger("wetech.payments")
@@ -21,6 +22,7 @@ ALERT_TITLES = {
     "mismatch": "A payment does not match its invoice",
     "refund": "A payment must be refunded",
     "reversal": "A payment was reversed",
+    "flag_cleared": "A payment must no longer be refunded",
 }
 
 
@@ -69,3 +71,39 @@ def staff_alert_schedule(*, attempt_id: int, reason: str, detail: str) -> None:
         lambda: staff_alert_send(attempt_id=attempt_id, reason=reason, detail=detail),
         robust=True,
     )
+
+
+def _refund_context(refund: Refund) -> dict:
+    return {
+        **_context(refund.attempt),
+        "refund": refund,
+        "credit_note": getattr(refund, "credit_note", None),
+        "ref": refund.reference,
+    }
+
+
+def refund_emails_send(*, refund_id: int) -> None:
+    """The customer's note of a completed refund, with its credit note; staff's copy."""
+    refund = Refund.objects.select_related("attempt__invoice", "credit_note").get(pk=refund_id)
+    context = _refund_context(refund)
+    _send(template="refund_customer", to=[refund.attempt.invoice.client_email], context=context)
+    if settings.STAFF_EMAILS:
+        _send(
+            template="refund_staff",
+            to=list(settings.STAFF_EMAILS),
+            context={**context, "title": "A refund is complete", "detail": ""},
+        )
+
+
+def refund_emails_schedule(*, refund_id: int) -> None:
+    transaction.on_commit(lambda: refund_emails_send(refund_id=refund_id), robust=True)
+
+
+def refund_staff_alert_send(*, refund_id: int, title: str, detail: str) -> None:
+    """Tell staff about a refund that needs them (e.g. one the gateway has not confirmed)."""
+    if not settings.STAFF_EMAILS:
+        logger.error("refund alert (%s) but STAFF_EMAILS is empty: %s", title, detail)
+        return
+    refund = Refund.objects.select_related("attempt__invoice").get(pk=refund_id)
+    context = {**_refund_context(refund), "title": title, "detail": detail}
+    _send(template="refund_staff", to=list(settings.STAFF_EMAILS), context=context)
