@@ -432,10 +432,11 @@ def ledger_gateway_status_check(*, now: datetime, grace: timedelta) -> list[Find
 
 
 def attempt_ledger_check(*, now: datetime, grace: timedelta) -> list[Finding]:
-    """Completed attempts must be in the ledger; reversed ones that were credited, taken back."""
+    """Completed attempts must be in the ledger; reversed ones that were credited, taken back
+    (charged back, or refunded: a refund done is reported by the gateway as a reversal)."""
     entries = LedgerEntry.objects.filter(attempt=OuterRef("pk"))
     credited = Exists(entries.filter(kind=LedgerKind.PAYMENT))
-    taken_back = Exists(entries.filter(kind=LedgerKind.REVERSAL))
+    taken_back = Exists(entries.filter(kind__in=[LedgerKind.REVERSAL, LedgerKind.REFUND]))
     rows = (
         PaymentAttempt.objects.filter(
             (Q(status=AttemptStatus.COMPLETED) & ~credited)

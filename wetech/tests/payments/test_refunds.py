@@ -24,6 +24,7 @@ from wetech.models import (
     Refund,
     ReviewCase,
 )
+from wetech.ops.integrity import integrity_audit
 from wetech.payments.gateways.base import (
     GatewayOutcomeUnknown,
     GatewayRejected,
@@ -167,6 +168,7 @@ class TestPesapalRefund:
         assert actions(attempt=attempt)[-1] == "refund_completed"
         completed = AuditEntry.objects.get(action="refund_completed")
         assert (completed.actor, completed.data["credit_note"]) == ("system", note.number)
+        assert integrity_audit() == []
 
     def test_a_partial_card_refund_keeps_the_invoice_paid(self, pesapal):
         attempt = paid_by_pesapal(pesapal, payment_method="Visa")
@@ -369,6 +371,7 @@ class TestManualRefund:
             "amina",
             "MP240501AB",
         )
+        assert integrity_audit() == []
 
     def test_the_same_transfer_is_not_recorded_twice(self, azampay):
         attempt = paid_by_azampay()
