@@ -36,6 +36,7 @@ from wetech.models import (
     InvoiceLine,
     LedgerEntry,
     PaymentAttempt,
+    Refund,
 )
 from wetech.models.invoices import HALF_CENT, LedgerTotals
 from wetech.models.payments import OPEN_STATUSES
@@ -376,8 +377,14 @@ def invoice_line_arithmetic_check(*, now: datetime, grace: timedelta) -> list[Fi
 
 
 def ledger_currency_check(*, now: datetime, grace: timedelta) -> list[Finding]:
+    """Money in another currency than its invoice's, unless it is being (or was) given back:
+    a review case's refund books such a payment as what it was, then refunds it."""
+    given_back = Refund.objects.filter(
+        attempt=OuterRef("attempt"), currency=OuterRef("currency")
+    ).exclude(status=Refund.Status.REJECTED)
     rows = (
         LedgerEntry.objects.exclude(currency=F("invoice__currency"))
+        .exclude(Exists(given_back))
         .order_by("pk")
         .values_list("pk", "kind", "currency", "invoice__number", "invoice__currency")
     )
