@@ -99,6 +99,11 @@ def refund_open(
     """
     attempt, invoice = books.attempt, books.invoice
     label = f"payment {attempt.merchant_reference}"
+    done = Refund.objects.filter(attempt=attempt, status=Refund.Status.COMPLETED).first()
+    if attempt.status == PaymentAttempt.Status.REVERSED and done is not None:
+        raise RefundNotAllowed(
+            f"{label} was already refunded ({done.reference}, {done.amount} {done.currency})"
+        )
     if attempt.status != PaymentAttempt.Status.COMPLETED:
         raise RefundNotAllowed(
             f"{label} is {attempt.get_status_display().lower()}: only a completed payment "
