@@ -404,12 +404,3 @@ def refund_request(
         refund = refund_send(refund=refund, gateway=gateway, actor=actor, user=user)
     attempt.refresh_from_db()
     return refund
-
-
-def refunds_waiting(*, older_than) -> list[Refund]:
-    """Refunds asked of a gateway before `older_than` and still not confirmed, oldest first."""
-    return list(
-        Refund.objects.filter(status=Refund.Status.REQUESTED, requested_at__lt=older_than)
-        .select_related("attempt", "invoice")
-        .order_by("requested_at", "pk")
-    )
