@@ -1,10 +1,11 @@
-"""Simulated AzamPay: token, MNO push, hosted checkout and status (shared/docs/gateways.md Part B).
+"""Simulated AzamPay: token, MNO push and status (shared/docs/gateways.md Part B).
 
 The simulated phone answers a push after SIMULATOR_AZAMPAY_DELAY_SECONDS and AzamPay's
 callback (the captured field set) is POSTed to
 `{SITE_URL}/payments/azampay/callback/<the first AZAMPAY_CALLBACK_SECRET>/`. Failure rules by
-payer number: ending in 000 declines; ending in 999 never answers (no callback; status stays
-pending).
+payer number: ending in 000 declines with `transactionstatus: failure` (the documented word),
+ending in 001 declines with `failed` (the official plugin's word: both are seen in the wild);
+ending in 999 never answers (no callback; status stays pending).
 """
 
 import hmac
@@ -12,23 +13,21 @@ import re
 import secrets
 import time
 import uuid
-from decimal import Decimal
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
-from django.urls import reverse
+from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import state
+from sandbox import credentials, state
 from sandbox.delivery import in_background, send
 from wetech import json_input
 from wetech.callback_auth import azampay_callback_url
 
 TOKEN_SECONDS = 3600
 PROVIDERS = ("Airtel", "Tigo", "Halopesa", "Azampesa", "Mpesa")
-DECLINING_SUFFIX = "000"
+# Payer numbers by their last digits: the word AzamPay's callback carries for a decline.
+DECLINE_WORDS = {"000": "failure", "001": "failed"}
 SILENT_SUFFIX = "999"
 _MSISDN = re.compile(r"255(?:6[1-9]|7[1-8])\d{7}")
 
@@ -68,7 +67,7 @@ def _authorised(request) -> bool:
 
 
 def _same(given, expected: str) -> bool:
-    return hmac.compare_digest(str(given or ""), expected or "\0")
+    return hmac.compare_digest(str(given or ""), expected)
 
 
 def _callback_url() -> str:
@@ -88,9 +87,9 @@ def generate_token(request):
     if missing:
         return _problem(missing)
     if not (
-        _same(body["appName"], settings.AZAMPAY_APP_NAME)
-        and _same(body["clientId"], settings.AZAMPAY_CLIENT_ID)
-        and _same(body["clientSecret"], settings.AZAMPAY_CLIENT_SECRET)
+        _same(body["appName"], credentials.AZAMPAY_APP_NAME)
+        and _same(body["clientId"], credentials.AZAMPAY_CLIENT_ID)
+        and _same(body["clientSecret"], credentials.AZAMPAY_CLIENT_SECRET)
     ):
         return JsonResponse(
             {
@@ -168,14 +167,14 @@ def _answer_phone(txn_id: str, *, delay: float, callback_url: str) -> None:
     txn = state.load("azampay-txn", txn_id)
     if txn is None or txn["msisdn"].endswith(SILENT_SUFFIX):
         return
-    declined = txn["msisdn"].endswith(DECLINING_SUFFIX)
+    decline_word = DECLINE_WORDS.get(txn["msisdn"][-3:])
 
     def job():
         time.sleep(delay)
         finished = _finish(
             txn_id,
-            status="failure" if declined else "success",
-            message="The customer declined the payment" if declined else "success",
+            status=decline_word or "success",
+            message="The customer declined the payment" if decline_word else "success",
         )
         send("azampay callback", "POST", callback_url, json=_callback_payload(finished))
 
@@ -234,97 +233,9 @@ def transaction_status(request):
             },
             status=404,
         )
-    word = {"success": "success", "failure": "failed"}.get(txn["status"], "pending")
+    word = {"success": "success", "failure": "failed", "failed": "failed"}.get(
+        txn["status"], "pending"
+    )
     return JsonResponse(
         {"data": word, "message": "Request successful.", "success": True, "statusCode": 200}
     )
-
-
-@csrf_exempt
-@require_POST
-def post_checkout(request):
-    if not _authorised(request):
-        return _unauthorised()
-    body = _body(request)
-    errors = {}
-    if not re.fullmatch(r"[1-9]\d{0,11}", str(body.get("amount") or "")):
-        errors["amount"] = ["The amount must be a positive whole number string."]
-    if not body.get("externalId") or len(str(body["externalId"])) > 30:
-        errors["externalId"] = ["The externalId field is required (max 30 characters)."]
-    for name in ("redirectSuccessURL", "redirectFailURL"):
-        if not str(body.get(name) or "").startswith(("http://", "https://")):
-            errors[name] = [f"The {name} field is required."]
-    if body.get("currency") != "TZS":
-        errors["currency"] = ["Only TZS is supported."]
-    if errors:
-        return _problem(errors)
-    checkout_id = uuid.uuid4().hex
-    items = (body.get("cart") or {}).get("items") or [{}]
-    state.save(
-        "azampay-checkout",
-        checkout_id,
-        value={
-            "id": checkout_id,
-            "external_id": str(body["externalId"]),
-            "amount": str(body["amount"]),
-            "description": str(items[0].get("name") or "Payment"),
-            "vendor": str(body.get("vendorName") or ""),
-            "success_url": body["redirectSuccessURL"],
-            "fail_url": body["redirectFailURL"],
-            "state": "pending",
-        },
-    )
-    # The real service answers with a bare URL, not JSON.
-    url = request.build_absolute_uri(reverse("sandbox:azampay-pay", args=[checkout_id]))
-    return HttpResponse(url, content_type="text/plain; charset=utf-8")
-
-
-# Another site, as the real one is: no CSRF cookie of ours involved.
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def hosted_page(request, checkout_id):
-    checkout = state.load("azampay-checkout", checkout_id)
-    if checkout is None:
-        raise Http404("unknown checkout")
-    context = {
-        "gateway_name": "AzamPay",
-        "amount": Decimal(checkout["amount"]),
-        "currency": "TZS",
-        "reference": checkout["external_id"],
-        "description": checkout["description"],
-        "payer": checkout["vendor"],
-        "payable": checkout["state"] == "pending",
-        "state": checkout["state"],
-        "cancel_label": "Cancel",
-        "return_url": checkout["fail_url"],
-    }
-    if request.method == "GET":
-        return render(request, "sandbox/hosted_page.html", context)
-    action = request.POST.get("action")
-    if action not in ("pay", "fail", "cancel"):
-        return render(request, "sandbox/hosted_page.html", context, status=400)
-    if checkout["state"] != "pending":
-        return HttpResponseRedirect(checkout["fail_url"], status=303)
-    paid = action == "pay"
-    state.update(
-        "azampay-checkout",
-        checkout_id,
-        change=lambda record: {**record, "state": "completed" if paid else "failed"},
-    )
-    txn = {
-        "id": checkout_id,
-        "external_id": checkout["external_id"],
-        "amount": checkout["amount"],
-        "msisdn": "255700000001",
-        "provider": "Azampesa",
-        "status": "success" if paid else "failure",
-        "message": "success" if paid else "The customer cancelled the payment",
-        "mno_reference": f"SIM{secrets.token_hex(5).upper()}",
-    }
-    state.save("azampay-txn", checkout_id, value=txn)
-    callback_url = _callback_url()
-    in_background(
-        lambda: send("azampay callback", "POST", callback_url, json=_callback_payload(txn)),
-        name="azampay-callback",
-    )
-    return HttpResponseRedirect(checkout["success_url" if paid else "fail_url"], status=303)

@@ -3,7 +3,11 @@
 Quirks reproduced on purpose: `status` is a string, logical errors ride on HTTP 200, success
 bodies carry an `error` object of nulls, the error kind is `error_type`, pending orders answer
 `status_code 0` + `payment_details_not_found` with `status "500"`, and the description says
-"Completed" (not "COMPLETED").
+"Completed" (not "COMPLETED"). Also, as integrators report, RequestToken may refuse credentials
+with HTTP 500 (here: for the consumer key `PESAPAL_CONSUMER_KEY_ANSWERED_WITH_500` of
+`sandbox/credentials.py`); and a RefundRequest's "200" only queues the refund (gateways.md A9):
+the payment stays COMPLETED until the merchant approves it (here: `refund_approve`, behind a
+sandbox control URL), and only then turns REVERSED, with an IPN.
 """
 
 import hmac
@@ -13,14 +17,13 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sandbox import state
+from sandbox import credentials, state
 from sandbox.delivery import in_background, send
 from wetech import json_input
 
@@ -37,14 +40,15 @@ _OUTCOMES = {
 }
 
 
-def _api_error(code: str, explanation: str, **fields):
+def _api_error(code: str, explanation: str, *, http_status: int = 200, **fields):
     # Pesapal reports logical errors with HTTP 200 and the problem only in the body.
     return JsonResponse(
         {
             **fields,
             "error": {"error_type": "api_error", "code": code, "message": explanation},
             "status": "500",
-        }
+        },
+        status=http_status,
     )
 
 
@@ -84,15 +88,19 @@ def _with_query(url: str, params: dict) -> str:
 def request_token(request):
     body = _body(request) or {}
     key_ok = hmac.compare_digest(
-        str(body.get("consumer_key", "")), settings.PESAPAL_CONSUMER_KEY or "\0"
+        str(body.get("consumer_key", "")), credentials.PESAPAL_CONSUMER_KEY
     )
     secret_ok = hmac.compare_digest(
-        str(body.get("consumer_secret", "")), settings.PESAPAL_CONSUMER_SECRET or "\0"
+        str(body.get("consumer_secret", "")), credentials.PESAPAL_CONSUMER_SECRET
     )
     if not (key_ok and secret_ok):
+        answered_with_500 = hmac.compare_digest(
+            str(body.get("consumer_key", "")), credentials.PESAPAL_CONSUMER_KEY_ANSWERED_WITH_500
+        )
         return _api_error(
             "invalid_consumer_key_or_secret_provided",
             "",
+            http_status=500 if answered_with_500 else 200,
             token=None,
             expiryDate="0001-01-01T00:00:00",
             message="Invalid consumer key or secret provided",
@@ -411,9 +419,59 @@ def refund_request(request):
         amount = Decimal(0)
     if not amount.is_finite() or amount <= 0 or amount > Decimal(order["amount"]):
         return JsonResponse({"status": "500", "message": "Refund amount is not valid"})
-    order = state.update("pesapal-order", tracking_id, change=lambda o: {**o, "state": "reversed"})
-    _fire_ipn(order)
+    if order.get("refund"):
+        return JsonResponse({"status": "500", "message": "A refund was already requested"})
+    # "200" only queues it: the payment stays COMPLETED until the merchant approves it.
+    refund = {
+        "amount": str(amount),
+        "username": str(body["username"]),
+        "remarks": str(body["remarks"]),
+        "requested": state.iso(state.now()),
+        "state": "pending_approval",
+    }
+    state.update("pesapal-order", tracking_id, change=lambda o: {**o, "refund": refund})
     return JsonResponse({"status": "200", "message": "Refund request successfully"})
+
+
+def refund_approve(confirmation_code: str) -> dict | None:
+    """The merchant's approval of a queued refund: the payment turns REVERSED and the IPN goes.
+
+    Returns the order, or None when no refund of that payment awaits approval.
+    """
+    tracking_id = state.load("pesapal-confirmation", confirmation_code)
+    order = state.load("pesapal-order", tracking_id) if tracking_id else None
+    if order is None or (order.get("refund") or {}).get("state") != "pending_approval":
+        return None
+
+    def approve(record: dict) -> dict:
+        return {
+            **record,
+            "state": "reversed",
+            "refund": {**record["refund"], "state": "approved"},
+        }
+
+    order = state.update("pesapal-order", tracking_id, change=approve)
+    _fire_ipn(order)
+    return order
+
+
+# A sandbox control, not a Pesapal path: what the merchant's approval in Pesapal's portal does.
+@csrf_exempt
+@require_POST
+def refund_approval(request, confirmation_code):
+    order = refund_approve(confirmation_code)
+    if order is None:
+        return JsonResponse(
+            {"status": "404", "message": "No refund of this payment awaits approval"}, status=404
+        )
+    return JsonResponse(
+        {
+            "status": "200",
+            "message": "Refund approved",
+            "order_tracking_id": order["tracking_id"],
+            "payment_status_description": _OUTCOMES["reversed"]["payment_status_description"],
+        }
+    )
 
 
 @csrf_exempt

@@ -1,7 +1,9 @@
 """The simulators' URLs, at the real gateways' paths under /sandbox/.
 
-Every view is wrapped in `simulator_only`, which answers 404 unless GATEWAY_SIMULATOR is on at
-request time: the simulators can never serve production, whatever includes this URLconf.
+Included only when GATEWAY_SIMULATOR is on (`wetechnologies/urls.py`, or `sandbox/site_urls.py`
+for a process that switches them on later). Every view is also wrapped in `simulator_only`, which
+answers 404 unless GATEWAY_SIMULATOR is on at request time: the simulators can never serve
+production, whatever includes this URLconf.
 """
 
 from functools import wraps
@@ -39,16 +41,20 @@ _routes = [
     ("pesapal/api/Transactions/RefundRequest", pesapal.refund_request, "pesapal-refund"),
     ("pesapal/api/Transactions/CancelOrder", pesapal.cancel_order, "pesapal-cancel"),
     ("pesapal/pay/<uuid:tracking_id>/", pesapal.hosted_page, "pesapal-pay"),
+    # Sandbox controls (no real gateway has these paths): what a person does in a portal.
+    (
+        "pesapal/control/refunds/<str:confirmation_code>/approve/",
+        pesapal.refund_approval,
+        "pesapal-refund-approve",
+    ),
     # AzamPay (auth base: {SITE_URL}/sandbox/azampay/auth, checkout base: .../azampay/checkout)
     ("azampay/auth/AppRegistration/GenerateToken", azampay.generate_token, "azampay-token"),
     ("azampay/checkout/azampay/mno/checkout", azampay.mno_checkout, "azampay-mno-checkout"),
-    ("azampay/checkout/api/v1/Partner/PostCheckout", azampay.post_checkout, "azampay-post"),
     (
         "azampay/checkout/api/v1/partner/gettransactionstatus",
         azampay.transaction_status,
         "azampay-status",
     ),
-    ("azampay/pay/<slug:checkout_id>/", azampay.hosted_page, "azampay-pay"),
 ]
 
 urlpatterns = [path(route, simulator_only(view), name=name) for route, view, name in _routes]

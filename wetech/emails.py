@@ -10,21 +10,43 @@ import logging
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
+from wetech.company import company_get
+
 logger = logging.getLogger("wetech.emails")
 
 
-def email_send(*, template: str, to: list[str], context: dict, reason: str) -> bool:
-    """Render `emails/<template>_subject.txt` and `emails/<template>.txt` with `context` and send
-    them to `to`; True when the mail server took the message.
+# An attachment as Django's EmailMessage takes it: (filename, content, MIME type).
+Attachment = tuple[str, bytes, str]
 
-    `reason` says what the email is about in the log ("lead 12", "payment WT-2026-00001-...");
-    it must name a record, never a person (the log keeps no email addresses).
+
+def email_send(
+    *,
+    template: str,
+    to: list[str],
+    context: dict,
+    reason: str,
+    attachments: list[Attachment] | None = None,
+) -> bool:
+    """Render `emails/<template>_subject.txt` and `emails/<template>.txt` with `context` and send
+    them to `to`, with `attachments` if any; True when the mail server took the message.
+
+    Every template also gets `company` (who signs: name, address, contacts, tax numbers) and
+    `attachment_names` (the files attached, so the text can say so truthfully), unless `context`
+    brings its own. `reason` says what the email is about in the log ("lead 12",
+    "payment WT-2026-00001-..."); it must name a record, never a person (the log keeps no email
+    addresses).
     """
+    attachments = list(attachments or [])
+    context = {
+        "company": company_get(),
+        "attachment_names": [filename for filename, _content, _mimetype in attachments],
+        **context,
+    }
     # A subject is one header line: whatever the template's line breaks, it never spills over.
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     body = render_to_string(f"emails/{template}.txt", context)
     try:
-        EmailMessage(subject=subject, body=body, to=to).send()
+        EmailMessage(subject=subject, body=body, to=to, attachments=attachments).send()
     except Exception:
         logger.exception("email %s for %s could not be sent", template, reason)
         return False

@@ -13,6 +13,7 @@ from django.core import signing
 from wetech.models import PaymentAttempt, Service
 from wetech.payments.gateways.azampay import normalize_msisdn
 from wetech.sanitize import plain_text, single_line
+from wetech.tin import tin_normalize
 
 LEAD_FORM_SALT = "wetech.forms.LeadForm.rendered_at"
 
@@ -20,6 +21,7 @@ SPAM_MESSAGE = "This form looks automated, so we did not send it."
 TOO_FAST_MESSAGE = (
     "That was quicker than a person can fill in the form. Wait a few seconds and send it again."
 )
+INVALID_TIN_MESSAGE = "A TIN has 9 digits, e.g. 123-456-789. Check it, or leave the field empty."
 EXPIRED_MESSAGE = "This form has expired. Reload the page and send it again."
 TAMPERED_MESSAGE = "This form could not be checked. Reload the page and send it again."
 
@@ -91,6 +93,19 @@ class LeadForm(forms.Form):
         label="Company (optional)",
         widget=forms.TextInput(attrs={"autocomplete": "organization"}),
     )
+    tin = forms.CharField(
+        # Room for the 9 digits grouped with dashes or spaces; the rule is in `clean_tin`.
+        max_length=20,
+        required=False,
+        label="TIN (optional)",
+        help_text=(
+            "Your Taxpayer Identification Number, 9 digits (e.g. 123-456-789), "
+            "if it should be on your tax invoice."
+        ),
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
     service = forms.ModelChoiceField(
         queryset=Service.objects.active(),
         to_field_name="slug",
@@ -142,6 +157,16 @@ class LeadForm(forms.Form):
 
     def clean_company(self):
         return single_line(self.cleaned_data["company"])
+
+    def clean_tin(self):
+        """The 9 digits, however they were grouped ("" when none was given)."""
+        raw = self.cleaned_data["tin"]
+        if not raw:
+            return ""
+        try:
+            return tin_normalize(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(INVALID_TIN_MESSAGE, code="invalid_tin") from exc
 
     def clean_message(self):
         return plain_text(self.cleaned_data["message"])

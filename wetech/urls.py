@@ -13,6 +13,7 @@ urlpatterns = [
     path("leads/thanks/", pages.lead_thanks, name="lead_thanks"),
     re_path(rf"{INVOICE}$", invoices.invoice_detail, name="invoice_detail"),
     re_path(rf"{INVOICE}status/$", invoices.invoice_status, name="invoice_status"),
+    re_path(rf"{INVOICE}pdf/$", invoices.invoice_pdf, name="invoice_pdf"),
     re_path(rf"{INVOICE}pay/pesapal/$", payments.pay_pesapal, name="pay_pesapal"),
     re_path(rf"{INVOICE}pay/azampay/$", payments.pay_azampay, name="pay_azampay"),
     path("payments/pesapal/callback/", payments.pesapal_callback, name="pesapal_callback"),

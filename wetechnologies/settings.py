@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from sandbox.credentials import gateway_settings as simulator_gateway_settings
 from wetech.callback_auth import parse_callback_secrets, parse_networks
 from wetech.log import build_logging_config
+from wetech.tin import tin_format, tin_normalize, vrn_normalize
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -261,6 +263,29 @@ LEADS_DAILY_LIMIT = env.str("LEADS_DAILY_LIMIT", default="50/d")
 PAY_RATE_LIMIT = env.str("PAY_RATE_LIMIT", default="10/m")
 CALLBACK_RATE_LIMIT = env.str("CALLBACK_RATE_LIMIT", default="600/m")
 
+# --- The company on pages, emails and invoices ----------------------------------------------------
+
+# A Tanzanian tax invoice names the seller with its TIN and VRN: a malformed one stops start-up
+# rather than be printed on every invoice. Either may be left empty (e.g. no VAT registration).
+COMPANY_NAME = env.str("COMPANY_NAME", default="WeTech Ltd")
+COMPANY_ADDRESS = env.str("COMPANY_ADDRESS", default="Mikocheni, Dar es Salaam, Tanzania")
+COMPANY_EMAIL = env.str("COMPANY_EMAIL", default="hello@wetech.co.tz")
+COMPANY_PHONE = env.str("COMPANY_PHONE", default="+255 22 200 0000")
+
+
+def _tax_number(name: str, default: str, normalize) -> str:
+    raw = env.str(name, default=default).strip()
+    if not raw:
+        return ""
+    try:
+        return normalize(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not valid: {exc}.") from exc
+
+
+COMPANY_TIN = _tax_number("COMPANY_TIN", "123-456-789", lambda raw: tin_format(tin_normalize(raw)))
+COMPANY_VRN = _tax_number("COMPANY_VRN", "40-012345-A", vrn_normalize)
+
 # --- Invoices -------------------------------------------------------------------------------------
 
 INVOICE_TAX_RATE = env.get_value("INVOICE_TAX_RATE", cast=Decimal, default=Decimal("0.18"))
@@ -272,46 +297,33 @@ LEAD_FORM_MAX_AGE_SECONDS = env.int("LEAD_FORM_MAX_AGE_SECONDS", default=24 * 36
 # --- Payment gateways -----------------------------------------------------------------------------
 
 GATEWAY_SIMULATOR = env.bool("GATEWAY_SIMULATOR", default=False)
-_simulator_base = f"{SITE_URL}/sandbox"
+if GATEWAY_SIMULATOR:
+    # The simulators' own app (its templates, its routes under /sandbox/): never installed
+    # otherwise, so production has no trace of it.
+    INSTALLED_APPS.append("sandbox")
 
-PESAPAL_BASE_URL = (
-    f"{_simulator_base}/pesapal"
-    if GATEWAY_SIMULATOR
-    else env.str("PESAPAL_BASE_URL", default="https://cybqa.pesapal.com/pesapalv3")
+PESAPAL_BASE_URL = env.str(
+    "PESAPAL_BASE_URL", default="https://cybqa.pesapal.com/pesapalv3"
 ).rstrip("/")
-PESAPAL_CONSUMER_KEY = env.str("PESAPAL_CONSUMER_KEY", default="") or (
-    "simulator-key" if GATEWAY_SIMULATOR else ""
-)
-PESAPAL_CONSUMER_SECRET = env.str("PESAPAL_CONSUMER_SECRET", default="") or (
-    "simulator-secret" if GATEWAY_SIMULATOR else ""
-)
+PESAPAL_CONSUMER_KEY = env.str("PESAPAL_CONSUMER_KEY", default="")
+PESAPAL_CONSUMER_SECRET = env.str("PESAPAL_CONSUMER_SECRET", default="")
 PESAPAL_IPN_ID = env.str("PESAPAL_IPN_ID", default="")
 
-AZAMPAY_AUTH_URL = (
-    f"{_simulator_base}/azampay/auth"
-    if GATEWAY_SIMULATOR
-    else env.str("AZAMPAY_AUTH_URL", default="https://authenticator-sandbox.azampay.co.tz")
+AZAMPAY_AUTH_URL = env.str(
+    "AZAMPAY_AUTH_URL", default="https://authenticator-sandbox.azampay.co.tz"
 ).rstrip("/")
-AZAMPAY_CHECKOUT_URL = (
-    f"{_simulator_base}/azampay/checkout"
-    if GATEWAY_SIMULATOR
-    else env.str("AZAMPAY_CHECKOUT_URL", default="https://sandbox.azampay.co.tz")
+AZAMPAY_CHECKOUT_URL = env.str(
+    "AZAMPAY_CHECKOUT_URL", default="https://sandbox.azampay.co.tz"
 ).rstrip("/")
-AZAMPAY_APP_NAME = env.str("AZAMPAY_APP_NAME", default="") or (
-    "wetech-simulator" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_CLIENT_ID = env.str("AZAMPAY_CLIENT_ID", default="") or (
-    "simulator-client" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_CLIENT_SECRET = env.str("AZAMPAY_CLIENT_SECRET", default="") or (
-    "simulator-secret" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_API_KEY = env.str("AZAMPAY_API_KEY", default="") or (
-    "simulator-api-key" if GATEWAY_SIMULATOR else ""
-)
-AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="") or (
-    "simulator-callback-secret-0123456789abcdef" if GATEWAY_SIMULATOR else ""
-)
+AZAMPAY_APP_NAME = env.str("AZAMPAY_APP_NAME", default="")
+AZAMPAY_CLIENT_ID = env.str("AZAMPAY_CLIENT_ID", default="")
+AZAMPAY_CLIENT_SECRET = env.str("AZAMPAY_CLIENT_SECRET", default="")
+AZAMPAY_API_KEY = env.str("AZAMPAY_API_KEY", default="")
+AZAMPAY_CALLBACK_SECRET = env.str("AZAMPAY_CALLBACK_SECRET", default="")
+if GATEWAY_SIMULATOR:
+    # Every gateway URL and credential is then the simulators' (sandbox/credentials.py, their one
+    # place): keys meant for a real sandbox would only be refused by the local stand-ins.
+    globals().update(simulator_gateway_settings(SITE_URL))
 # The callback's guards (wetech/callback_auth.py): every secret of the comma list is at least 32
 # characters (the first is the one registered with AzamPay); the optional CIDR allow-list.
 try:

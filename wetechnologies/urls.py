@@ -1,22 +1,26 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from wetech.views import health
+from wetech.views import dashboard, health
 
 admin.site.site_header = "WeTech back office"
 admin.site.site_title = "WeTech admin"
 
 urlpatterns = [
+    # Before the admin's own routes; admin_view() makes it staff-only like every admin page.
+    path("admin/dashboard/", admin.site.admin_view(dashboard.dashboard), name="admin_dashboard"),
     path("admin/", admin.site.urls),
     # HealthProbeMiddleware answers these first; the routes are here for reverse() and clarity.
     path("health/", health.report, name="health"),
     path("health/ready/", health.ready, name="health-ready"),
     path("health/live/", health.live, name="health-live"),
-    # The gateway simulators: every view answers 404 unless GATEWAY_SIMULATOR is on (checked per
-    # request, so tests can switch them on under live_server).
-    path("sandbox/", include("sandbox.urls")),
-    path("", include("wetech.urls")),
 ]
+if settings.GATEWAY_SIMULATOR:
+    # The gateway simulators (the sandbox app, installed only then). A process that switches them
+    # on later (tests under live_server, gateway_demo) routes them through sandbox/site_urls.py.
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+urlpatterns.append(path("", include("wetech.urls")))
 
 handler400 = "wetech.views.errors.bad_request"
 handler403 = "wetech.views.errors.permission_denied"

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from wetech.emails import email_send
 from wetech.models import Invoice, PaymentAttempt, Refund
+from wetech.sales.documents import invoice_pdf_attachments
 from wetech.sales.emails import invoice_absolute_url
 
 logger = logging.getLogger("wetech.payments")
@@ -46,7 +47,14 @@ def paid_emails_send(*, invoice_id: int, attempt_id: int) -> None:
     attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
     context = _context(attempt)
     invoice: Invoice = attempt.invoice
-    _send(template="receipt", to=[invoice.client_email], context=context)
+    # The receipt carries the invoice's PDF (tax invoice with its receipt) for the customer's books.
+    email_send(
+        template="receipt",
+        to=[invoice.client_email],
+        context=context,
+        reason=f"payment {context['ref']}",
+        attachments=invoice_pdf_attachments(invoice=invoice),
+    )
     if settings.STAFF_EMAILS:
         _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=context)
 

@@ -58,6 +58,8 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
         client_email=lead.email,
         client_phone=lead.phone,
         client_company=lead.company,
+        # The buyer's TIN as they gave it with this order: the tax invoice keeps it.
+        client_tin=lead.tin,
         currency=service.currency,
         tax_rate=settings.INVOICE_TAX_RATE,
     )

@@ -42,6 +42,7 @@ def lead_capture(
     email: str,
     phone: str,
     company: str = "",
+    tin: str = "",
     service: Service | None = None,
     message: str = "",
     marketing_consent: bool = False,
@@ -53,8 +54,8 @@ def lead_capture(
 ) -> tuple[Lead, Invoice | None]:
     """Store a lead (and its invoice, when the service has a price) all or nothing.
 
-    Inputs are cleaned values from `LeadForm`. The staff email and the customer's acknowledgement
-    are sent once, after the commit.
+    Inputs are cleaned values from `LeadForm` (`tin`: the buyer's 9 digits, or ""). The staff
+    email and the customer's acknowledgement are sent once, after the commit.
     """
     utm = utm or {}
     with transaction.atomic():
@@ -66,6 +67,7 @@ def lead_capture(
             email=email,
             phone=phone,
             company=company,
+            tin=tin,
             message=message,
             # An invoice's token grants access to it: a page address never stores one.
             source_page=mask_credential_paths(source_page)[:200],

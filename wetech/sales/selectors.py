@@ -1,5 +1,5 @@
-"""Reads for the public pages: the catalogue on offer, and about invoices what the invoice page,
-the status JSON and settlement need to know.
+"""Reads for the public pages: the catalogue on offer, and about invoices what the invoice page
+and its PDF, the status JSON and settlement need to know.
 
 Selectors only read (services in `invoicing.py` and `leads.py` write). They read the payment
 attempts and the ledger through the models, never through `wetech.payments`: sales sits below
@@ -90,17 +90,57 @@ def invoice_status_payload(invoice: Invoice) -> dict:
     }
 
 
-def invoice_payment_state(invoice: Invoice) -> dict:
-    """What the invoice page shows about payments: the latest attempt and the receipt."""
+def invoice_attempts_latest(invoice: Invoice) -> list[PaymentAttempt]:
+    """The invoice's latest payment attempts, newest first (older ones are in the back office)."""
+    return list(invoice.payment_attempts.order_by("-created_at", "-pk")[:PAGE_ATTEMPTS])
+
+
+def invoice_payment_state(
+    invoice: Invoice, *, attempts: list[PaymentAttempt] | None = None
+) -> dict:
+    """What the invoice page shows about paying: the latest attempt, and whether it is still
+    open or has failed. `attempts`: `invoice_attempts_latest` when the caller has it already."""
     Status = PaymentAttempt.Status
-    attempts = list(invoice.payment_attempts.order_by("-created_at", "-pk")[:PAGE_ATTEMPTS])
+    if attempts is None:
+        attempts = invoice_attempts_latest(invoice)
     latest = attempts[0] if attempts else None
-    receipt = next(
-        (a for a in attempts if a.status == Status.COMPLETED and not a.needs_refund), None
-    )
     return {
         "latest_attempt": latest,
         "waiting": latest is not None and latest.is_open,
         "failed": latest is not None and latest.status in (Status.FAILED, Status.EXPIRED),
-        "receipt": receipt if invoice.status == Invoice.Status.PAID else None,
+    }
+
+
+def invoice_document(invoice: Invoice, *, attempts: list[PaymentAttempt] | None = None) -> dict:
+    """What the invoice document says, on its page, printed and as a PDF: its lines; the receipt
+    once paid (the completed payment that is not to be refunded), kept when it was refunded; and
+    the completed refunds, each with its credit note.
+
+    `attempts`: `invoice_attempts_latest` when the caller has it already. A refund is always of
+    one of the invoice's payments, so without any attempt there is nothing to look up.
+    """
+    if attempts is None:
+        attempts = invoice_attempts_latest(invoice)
+    receipt = None
+    if invoice.status in (Invoice.Status.PAID, Invoice.Status.REFUNDED):
+        receipt = next(
+            (
+                attempt
+                for attempt in attempts
+                if attempt.status == PaymentAttempt.Status.COMPLETED and not attempt.needs_refund
+            ),
+            None,
+        )
+    refunds = []
+    if attempts:
+        refunds = list(
+            Refund.objects.filter(invoice=invoice, status=Refund.Status.COMPLETED)
+            .select_related("credit_note")
+            .order_by("completed_at", "pk")
+        )
+    return {
+        "invoice": invoice,
+        "lines": list(invoice.lines.all()),
+        "receipt": receipt,
+        "refunds": refunds,
     }

@@ -12,6 +12,11 @@ TEMPLATES = {
     # A subject template with line breaks, as an editor may leave them.
     "emails/greeting_subject.txt": "Hello\n  {{ name }}\n",
     "emails/greeting.txt": "Dear {{ name }},\nyour invoice is ready.\n",
+    "emails/signed_subject.txt": "From {{ company.name }}",
+    "emails/signed.txt": (
+        "{% if attachment_names %}Attached: {{ attachment_names|join:', ' }}.\n{% endif %}"
+        "{{ company.name }}, TIN {{ company.tin }}, VRN {{ company.vrn }}\n"
+    ),
 }
 
 
@@ -77,3 +82,45 @@ def test_a_mail_server_that_fails_is_logged_never_raised(caplog):
         "email greeting for payment WT-2026-00001-0A1B2C3D could not be sent",
     )
     assert isinstance(record.exc_info[1], OSError)
+
+
+def test_it_attaches_files_and_the_text_can_name_them(mailoutbox, settings):
+    settings.COMPANY_NAME = "WeTech Ltd"
+    settings.COMPANY_TIN = "123-456-789"
+    settings.COMPANY_VRN = "40-012345-A"
+    pdf = b"%PDF-1.4 receipt"
+
+    sent = email_send(
+        template="signed",
+        to=["asha@example.co.tz"],
+        context={},
+        reason="payment WT-2026-00001-0A1B2C3D",
+        attachments=[("WT-2026-00001.pdf", pdf, "application/pdf")],
+    )
+
+    assert sent is True
+    [message] = mailoutbox
+    assert message.subject == "From WeTech Ltd"
+    assert message.body == (
+        "Attached: WT-2026-00001.pdf.\nWeTech Ltd, TIN 123-456-789, VRN 40-012345-A\n"
+    )
+    assert message.attachments == [("WT-2026-00001.pdf", pdf, "application/pdf")]
+
+
+def test_without_attachments_nothing_is_attached_or_said(mailoutbox):
+    email_send(template="signed", to=["asha@example.co.tz"], context={}, reason="lead 7")
+
+    [message] = mailoutbox
+    assert message.attachments == []
+    assert not message.body.startswith("Attached")
+
+
+def test_the_callers_context_wins_over_the_defaults(mailoutbox):
+    email_send(
+        template="signed",
+        to=["asha@example.co.tz"],
+        context={"company": {"name": "Someone else"}},
+        reason="lead 7",
+    )
+
+    assert mailoutbox[0].subject == "From Someone else"

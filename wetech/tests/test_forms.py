@@ -56,3 +56,24 @@ def test_spam_errors_are_told_apart_from_typos():
     assert LeadForm(_data(website="x")).is_spam
     form = LeadForm(_data(email="nope"))
     assert not form.is_valid() and not form.is_spam
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("", ""), ("   ", ""), ("123-456-789", "123456789"), (" 123 456 789 ", "123456789")],
+)
+def test_the_tin_is_optional_and_cleaned_to_nine_digits(typed, stored):
+    form = LeadForm(_data(tin=typed))
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["tin"] == stored
+
+
+@pytest.mark.parametrize("typed", ["12345678", "123-456-7890", "abc-def-ghi", "<b>123456789</b>"])
+def test_a_tin_that_is_not_nine_digits_is_a_clear_field_error(typed):
+    form = LeadForm(_data(tin=typed))
+    assert not form.is_valid()
+    assert not form.is_spam
+    assert form.errors["tin"] == [
+        "A TIN has 9 digits, e.g. 123-456-789. Check it, or leave the field empty."
+    ]
+    assert form.errors.as_data()["tin"][0].code == "invalid_tin"

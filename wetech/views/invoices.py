@@ -1,14 +1,22 @@
-"""The public invoice page and its status JSON, found by the invoice's unguessable token."""
+"""The public invoice page, its PDF and its status JSON, found by the invoice's secret token."""
 
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from wetech.forms import AzamPayForm
 from wetech.models import Invoice
 from wetech.payments.start import payment_options
-from wetech.sales.selectors import invoice_payment_state, invoice_public_get, invoice_status_payload
+from wetech.sales.documents import PDF_MIME_TYPE, invoice_pdf_filename, invoice_pdf_render
+from wetech.sales.selectors import (
+    invoice_attempts_latest,
+    invoice_document,
+    invoice_payment_state,
+    invoice_public_get,
+    invoice_status_payload,
+)
 
 
 def _public_invoice(token: str) -> Invoice:
@@ -20,11 +28,11 @@ def _public_invoice(token: str) -> Invoice:
 
 def invoice_page(request, invoice: Invoice, *, status: int = 200, **payment_context):
     """The invoice page; the pay views re-render it with a form's errors or a gateway problem."""
+    attempts = invoice_attempts_latest(invoice)
     context = {
-        "invoice": invoice,
-        "lines": invoice.lines.all(),
+        **invoice_document(invoice, attempts=attempts),
         "pay_options": payment_options(invoice),
-        **invoice_payment_state(invoice),
+        **invoice_payment_state(invoice, attempts=attempts),
         **payment_context,
     }
     context.setdefault("azampay_form", AzamPayForm(initial={"phone": invoice.client_phone}))
@@ -35,6 +43,20 @@ def invoice_page(request, invoice: Invoice, *, status: int = 200, **payment_cont
 @require_GET
 def invoice_detail(request, token):
     return invoice_page(request, _public_invoice(token))
+
+
+@never_cache
+@require_GET
+def invoice_pdf(request, token):
+    invoice = _public_invoice(token)
+    response = HttpResponse(invoice_pdf_render(invoice=invoice), content_type=PDF_MIME_TYPE)
+    # Inline: the browser shows it, and saving it keeps the invoice's number as its name.
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=False, filename=invoice_pdf_filename(invoice)
+    )
+    # Like the page (its meta robots): a link that leaked must not end up in a search index.
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @never_cache

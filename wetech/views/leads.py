@@ -86,6 +86,7 @@ def lead_create(request):
         email=data["email"],
         phone=data["phone"],
         company=data["company"],
+        tin=data["tin"],
         service=data["service"],
         message=data["message"],
         marketing_consent=data["marketing_consent"],

@@ -129,7 +129,7 @@ def _lead_rows() -> tuple[int, int, int]:
     return (Client.objects.count(), Lead.objects.count(), Invoice.objects.count())
 
 
-CONTACT_FIELDS = ["name", "email", "phone", "company", "message", "website", "form_token"]
+CONTACT_FIELDS = ["name", "email", "phone", "company", "tin", "message", "website", "form_token"]
 CONTACT_FIELDS += ["marketing_consent", "utm_source", "landing_page", "referrer"]
 
 

@@ -132,3 +132,19 @@ def test_a_mail_server_that_is_down_keeps_the_lead_and_logs_each_email(
         ("ERROR", f"email lead_staff for lead {lead.pk} could not be sent"),
         ("ERROR", f"email lead_acknowledgement for lead {lead.pk} could not be sent"),
     ]
+
+
+def test_staff_see_the_buyers_tin_and_the_customer_is_not_sent_it(capture):
+    _, _, sent = capture(company="Mwinyi Traders", tin="123456789", message="Website please")
+
+    [staff, ack] = sent
+    assert "Company:   Mwinyi Traders\nTIN:       123-456-789\n" in staff.body
+    assert "123-456-789" not in ack.body
+    assert "123456789" not in ack.body
+
+
+def test_no_tin_line_without_a_tin(capture):
+    _, _, sent = capture(company="Mwinyi Traders", message="Website please")
+
+    [staff, _] = sent
+    assert "Company:   Mwinyi Traders\nEmail:" in staff.body

@@ -35,6 +35,13 @@ def test_priced_service_gives_an_issued_invoice_with_a_client_snapshot():
     assert invoice.lines.get().description == "Business website"
 
 
+def test_the_buyers_tin_is_kept_on_the_lead_and_snapshotted_into_the_invoice():
+    lead, invoice = lead_capture(**PERSON, tin="123456789", service=make_service())
+    lead.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (lead.tin, invoice.client_tin) == ("123456789", "123456789")
+
+
 def test_unpriced_service_or_general_enquiry_gives_no_invoice():
     _, invoice = lead_capture(**PERSON, service=make_service(price=None), message="Quote?")
     assert invoice is None

@@ -1,12 +1,24 @@
-"""Reads about invoices: the ledger's net, the public lookup, the status JSON, the page state."""
+"""Reads about invoices: the ledger's net, the public lookup, the status JSON, the page state and
+what the invoice document (page and PDF) shows."""
 
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from wetech.models import Client, Invoice, InvoiceLine, LedgerEntry, PaymentAttempt
+from wetech.models import (
+    Client,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    PaymentAttempt,
+    Refund,
+)
 from wetech.sales.invoicing import invoice_issue
 from wetech.sales.selectors import (
+    invoice_attempts_latest,
+    invoice_document,
     invoice_net_paid,
     invoice_payment_state,
     invoice_public_get,
@@ -154,7 +166,6 @@ class TestPaymentState:
             "latest_attempt": None,
             "waiting": False,
             "failed": False,
-            "receipt": None,
         }
 
     @pytest.mark.parametrize(
@@ -179,13 +190,74 @@ class TestPaymentState:
             failed,
         )
 
+    def test_it_reads_the_attempts_it_is_given(self, django_assert_num_queries):
+        invoice = _issued()
+        latest = _attempt(invoice, status=AttemptStatus.PENDING)
+        attempts = invoice_attempts_latest(invoice)
+        with django_assert_num_queries(0):
+            assert invoice_payment_state(invoice, attempts=attempts)["latest_attempt"] == latest
+
+
+def _refund(attempt: PaymentAttempt, *, amount="100000.00", status=Refund.Status.COMPLETED, **kw):
+    return Refund.objects.create(
+        invoice_id=attempt.invoice_id,
+        attempt=attempt,
+        reference=f"RF-{attempt.merchant_reference}-{amount}",
+        amount=Decimal(amount),
+        currency=attempt.currency,
+        method=Refund.Method.MANUAL,
+        status=status,
+        reason="Customer asked",
+        requested_by="finance",
+        completed_at=timezone.now() if status == Refund.Status.COMPLETED else None,
+        **kw,
+    )
+
+
+class TestDocument:
     def test_the_receipt_is_the_completed_attempt_not_to_be_refunded_of_a_paid_invoice(self):
         invoice = _issued()
         paid_by = _attempt(invoice, suffix="A", status=AttemptStatus.COMPLETED)
         _attempt(invoice, suffix="B", status=AttemptStatus.COMPLETED, needs_refund=True)
-        assert invoice_payment_state(invoice)["receipt"] is None  # not paid yet
+        assert invoice_document(invoice)["receipt"] is None  # not paid yet
 
         Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID)
         invoice.refresh_from_db()
 
-        assert invoice_payment_state(invoice)["receipt"] == paid_by
+        assert invoice_document(invoice)["receipt"] == paid_by
+
+    def test_a_refunded_invoice_keeps_its_receipt_and_lists_completed_refunds_with_notes(self):
+        invoice = _issued()
+        paid_by = _attempt(invoice, status=AttemptStatus.COMPLETED)
+        done = _refund(paid_by, amount="413000.00")
+        note = CreditNote.objects.create(
+            number="CN-2026-00001",
+            invoice=invoice,
+            refund=done,
+            amount=done.amount,
+            currency="TZS",
+            issued_at=timezone.now(),
+        )
+        Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.REFUNDED)
+        invoice.refresh_from_db()
+
+        document = invoice_document(invoice)
+
+        assert document["receipt"] == paid_by
+        assert document["refunds"] == [done]
+        assert document["refunds"][0].credit_note == note
+        assert [line.description for line in document["lines"]] == ["Website"]
+
+    def test_a_refund_still_in_flight_is_not_on_the_document(self):
+        invoice = _issued()
+        paid_by = _attempt(invoice, status=AttemptStatus.COMPLETED)
+        _refund(paid_by, status=Refund.Status.REQUESTED)
+        assert invoice_document(invoice)["refunds"] == []
+
+    def test_an_invoice_without_attempts_reads_only_its_lines(self, django_assert_num_queries):
+        invoice = _issued()
+        with django_assert_num_queries(2):  # the attempts, the lines: no refund to look for
+            document = invoice_document(invoice)
+        assert (document["receipt"], document["refunds"]) == (None, [])
+        with django_assert_num_queries(1):
+            invoice_document(invoice, attempts=[])

@@ -5,6 +5,8 @@ import pytest
 import requests
 from django.core.cache import cache
 
+from sandbox import credentials
+from sandbox.testing import pesapal_refund_approve
 from wetech.payments.gateways.base import GatewayMisconfigured, GatewayRejected, PaymentStatus
 from wetech.payments.gateways.pesapal import (
     BillingAddress,
@@ -134,11 +136,15 @@ def test_a_settled_order_cannot_be_paid_again(client, capture, ipn):
     assert client.get_transaction_status(session.order_tracking_id).status == PaymentStatus.FAILED
 
 
-def test_refund_reverses_a_completed_payment_and_notifies(client, capture, ipn):
+def _paid(client, capture, ipn):
     session = client.submit_order(order(capture, ipn.ipn_id))
     press(session.redirect_url, "pay")
     capture.next()
-    paid = client.get_transaction_status(session.order_tracking_id)
+    return session, client.get_transaction_status(session.order_tracking_id)
+
+
+def test_a_refund_waits_for_the_merchants_approval_then_reverses_and_notifies(client, capture, ipn):
+    session, paid = _paid(client, capture, ipn)
 
     with pytest.raises(GatewayRejected):
         client.refund(
@@ -155,8 +161,66 @@ def test_refund_reverses_a_completed_payment_and_notifies(client, capture, ipn):
     )
 
     assert message == "Refund request successfully"
+    assert (
+        client.get_transaction_status(session.order_tracking_id).status == PaymentStatus.COMPLETED
+    )
+    assert capture.requests.empty()
+    with pytest.raises(GatewayRejected, match="already requested"):
+        client.refund(
+            confirmation_code=paid.confirmation_code,
+            amount=paid.amount,
+            username="staff@wetech.co.tz",
+            remarks="Twice",
+        )
+
+    pesapal_refund_approve(paid.confirmation_code)
+
+    notification = capture.next()
+    assert notification.query == {
+        "OrderTrackingId": session.order_tracking_id,
+        "OrderMerchantReference": "WT-2026-00042-A1",
+        "OrderNotificationType": "IPNCHANGE",
+    }
+    reversed_ = client.get_transaction_status(session.order_tracking_id)
+    assert reversed_.status == PaymentStatus.REVERSED
+    assert reversed_.raw["payment_status_description"] == "Reversed"
+
+
+def test_the_sandbox_control_url_approves_a_queued_refund_once(simulator, client, capture, ipn):
+    session, paid = _paid(client, capture, ipn)
+    url = f"{simulator.url}/sandbox/pesapal/control/refunds/{paid.confirmation_code}/approve/"
+    nothing_queued = requests.post(url, timeout=5)
+    client.refund(
+        confirmation_code=paid.confirmation_code,
+        amount=paid.amount,
+        username="staff@wetech.co.tz",
+        remarks="Service cancelled",
+    )
+
+    approved = requests.post(url, timeout=5)
+    again = requests.post(url, timeout=5)
+
+    assert nothing_queued.status_code == 404
+    assert approved.status_code == 200
+    assert approved.json() == {
+        "status": "200",
+        "message": "Refund approved",
+        "order_tracking_id": session.order_tracking_id,
+        "payment_status_description": "Reversed",
+    }
+    assert again.status_code == 404
     assert capture.next().query["OrderNotificationType"] == "IPNCHANGE"
     assert client.get_transaction_status(session.order_tracking_id).status == PaymentStatus.REVERSED
+
+
+def test_approving_a_refund_nobody_asked_for_is_an_error(client, capture, ipn):
+    _, paid = _paid(client, capture, ipn)
+
+    with pytest.raises(LookupError, match="awaits approval"):
+        pesapal_refund_approve(paid.confirmation_code)
+    with pytest.raises(LookupError):
+        pesapal_refund_approve("SIM-NO-SUCH-CODE")
+    assert client.get_transaction_status(paid.order_tracking_id).status == PaymentStatus.COMPLETED
 
 
 def test_cancel_order_makes_a_pending_order_invalid(client, capture, ipn):
@@ -197,12 +261,48 @@ def test_a_token_the_simulator_forgot_is_refreshed_once(client, capture, ipn):
 def test_wrong_credentials_are_misconfiguration(simulator):
     client = PesapalClient(
         base_url=f"{simulator.url}/sandbox/pesapal",
-        consumer_key="simulator-key",
+        consumer_key=credentials.PESAPAL_CONSUMER_KEY,
         consumer_secret="wrong",
     )
 
     with pytest.raises(GatewayMisconfigured, match="invalid_consumer_key_or_secret_provided"):
         client.request_token()
+
+
+def test_an_auth_error_answered_with_http_500_is_misconfiguration_not_an_outage(simulator, caplog):
+    token_url = f"{simulator.url}/sandbox/pesapal/api/Auth/RequestToken"
+    raw = requests.post(
+        token_url,
+        json={
+            "consumer_key": credentials.PESAPAL_CONSUMER_KEY_ANSWERED_WITH_500,
+            "consumer_secret": credentials.PESAPAL_CONSUMER_SECRET,
+        },
+        timeout=5,
+    )
+    client = PesapalClient(
+        base_url=f"{simulator.url}/sandbox/pesapal",
+        consumer_key=credentials.PESAPAL_CONSUMER_KEY_ANSWERED_WITH_500,
+        consumer_secret=credentials.PESAPAL_CONSUMER_SECRET,
+    )
+
+    with pytest.raises(GatewayMisconfigured, match="invalid_consumer_key_or_secret_provided"):
+        client.request_token()
+
+    assert raw.status_code == 500
+    assert raw.json() == {
+        "token": None,
+        "expiryDate": "0001-01-01T00:00:00",
+        "message": "Invalid consumer key or secret provided",
+        "error": {
+            "error_type": "api_error",
+            "code": "invalid_consumer_key_or_secret_provided",
+            "message": "",
+        },
+        "status": "500",
+    }
+    # One answer, not retried: the gateway's own error document is an answer, not an outage.
+    asked = [r for r in caplog.records if getattr(r, "action", "") == "RequestToken"]
+    assert [r.http_status for r in asked] == [500]
 
 
 def test_calls_without_a_valid_token_get_the_auth_error(simulator):

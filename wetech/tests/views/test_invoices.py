@@ -1,11 +1,14 @@
 import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
+from django.utils import timezone
 
 from sandbox.testing import simulator_settings
-from wetech.models import Invoice, Lead
+from wetech.models import CreditNote, Invoice, Lead, PaymentAttempt, Refund
 from wetech.sales.leads import lead_capture
+from wetech.tests.document_helpers import pdf_text
 from wetech.tests.lead_helpers import hidden_fields, make_service
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +97,7 @@ def test_status_json_matches_the_contract(client, invoice):
     [
         "/invoices/" + "A" * 43 + "/",
         "/invoices/" + "A" * 43 + "/status/",
+        "/invoices/" + "A" * 43 + "/pdf/",
         "/invoices/short/",
         "/invoices/%00" + "A" * 40 + "/",
         "/invoices/1/",
@@ -112,6 +116,7 @@ def test_drafts_are_not_public(client, invoice):
     )
     assert client.get(f"/invoices/{draft.token}/").status_code == 404
     assert client.get(f"/invoices/{draft.token}/status/").status_code == 404
+    assert client.get(f"/invoices/{draft.token}/pdf/").status_code == 404
 
 
 def test_a_question_about_an_invoice_leaves_its_token_out_of_the_lead(client, invoice):
@@ -150,3 +155,92 @@ def lead_post_from(client, url, *, referer="", **fields):
     data = hidden_fields(page.content.decode())
     data.update(name="Asha Mwinyi", email="asha@example.co.tz", phone="0712 345 678", **fields)
     return data
+
+
+def test_the_invoice_page_is_a_tax_invoice_with_both_tax_numbers(client, invoice, settings):
+    settings.COMPANY_TIN = "123-456-789"
+    settings.COMPANY_VRN = "40-012345-A"
+    Invoice.objects.filter(pk=invoice.pk).update(client_tin="987654321")
+
+    html = client.get(f"/invoices/{invoice.token}/").content.decode()
+
+    assert '<p class="doc-kind">Tax invoice</p>' in html
+    assert "TIN <strong>123-456-789</strong> · VRN <strong>40-012345-A</strong>" in html
+    assert "TIN 987-654-321" in html
+    assert html.count('class="badge ') == 1
+
+
+def test_the_page_links_to_its_pdf(client, invoice):
+    html = client.get(f"/invoices/{invoice.token}/").content.decode()
+    assert f'href="/invoices/{invoice.token}/pdf/" type="application/pdf">Download PDF</a>' in html
+
+
+def test_the_pdf_is_served_inline_under_its_number_and_never_cached_or_indexed(client, invoice):
+    response = client.get(f"/invoices/{invoice.token}/pdf/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'inline; filename="{invoice.number}.pdf"'
+    assert "no-store" in response["Cache-Control"]
+    assert response["X-Robots-Tag"] == "noindex"
+    assert response.content.startswith(b"%PDF-")
+    assert invoice.number in pdf_text(response.content)
+
+
+def test_the_pdf_only_answers_get(client, invoice):
+    assert client.post(f"/invoices/{invoice.token}/pdf/").status_code == 405
+
+
+def _page_text(html: str) -> str:
+    """The words a printout of the page shows: tags and the no-print parts left out."""
+    html = re.sub(r"(?s)<(script|style)\b.*?</\1>", "", html)
+    html = re.sub(r'(?s)<(p|div) class="[^"]*no-print.*?</\1>', "", html)
+    html = re.sub(r'(?s)<caption class="visually-hidden">.*?</caption>', "", html)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_the_pdf_says_what_the_printable_page_says(client, invoice):
+    attempt = PaymentAttempt.objects.create(
+        invoice=invoice,
+        gateway="azampay",
+        merchant_reference=f"{invoice.number}-9F8E7D6C",
+        amount=invoice.total,
+        currency="TZS",
+        status=PaymentAttempt.Status.COMPLETED,
+        completed_at=timezone.now(),
+        payment_method="Mpesa",
+    )
+    Invoice.objects.filter(pk=invoice.pk).update(status="paid", paid_at=attempt.completed_at)
+    refund = Refund.objects.create(
+        invoice=invoice,
+        attempt=attempt,
+        reference="RF-1",
+        amount=Decimal("100000"),
+        currency="TZS",
+        method=Refund.Method.MANUAL,
+        status=Refund.Status.COMPLETED,
+        reason="Discount agreed",
+        requested_by="finance",
+        external_reference="MP55AA",
+        completed_at=timezone.now(),
+    )
+    CreditNote.objects.create(
+        number="CN-2026-00001",
+        invoice=invoice,
+        refund=refund,
+        amount=refund.amount,
+        currency="TZS",
+        reason="Discount agreed",
+        issued_at=refund.completed_at,
+    )
+
+    page = _page_text(client.get(f"/invoices/{invoice.token}/").content.decode())
+    pdf = " ".join(pdf_text(client.get(f"/invoices/{invoice.token}/pdf/").content).split())
+
+    # The document's words in the same order on both, bar the letter case of styled labels.
+    end = "Ref. MP55AA TZS 100,000"
+    document = page[page.index("WeTech Ltd") : page.index(end) + len(end)]
+    body = pdf[pdf.index("WeTech Ltd Mikocheni") :]
+    assert body.lower().startswith(document.lower())
+    for expected in ("Receipt", "CN-2026-00001", "Discount agreed", "Azampay", "TZS 100,000"):
+        assert expected.lower() in document.lower()

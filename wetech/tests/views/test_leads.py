@@ -1,4 +1,5 @@
 import json
+import re
 import time
 from decimal import Decimal
 
@@ -91,6 +92,47 @@ def test_invalid_fields_re_render_the_form_with_each_error(client, service):
     assert "0712 345 678" in html  # the phone error says what a good number looks like
     assert 'aria-invalid="true"' in html
     assert _nothing_saved()
+
+
+@pytest.mark.parametrize("typed", ["123-456-789", "123 456 789", "123456789"])
+def test_the_buyers_tin_is_stored_as_nine_digits_and_shown_on_the_invoice(client, service, typed):
+    response = client.post("/leads/", lead_post(client, SERVICE_URL, tin=typed))
+    assert response.status_code == 303
+    lead, invoice = Lead.objects.get(), Invoice.objects.get()
+    assert (lead.tin, invoice.client_tin) == ("123456789", "123456789")
+    assert "TIN 123-456-789" in client.get(response["Location"]).content.decode()
+
+
+def test_no_tin_is_fine(client, service):
+    response = client.post("/leads/", lead_post(client, SERVICE_URL, tin=""))
+    assert response.status_code == 303
+    assert (Lead.objects.get().tin, Invoice.objects.get().client_tin) == ("", "")
+
+
+@pytest.mark.parametrize("typed", ["12345678", "1234567890", "123-456-78X", "TIN 123456789"])
+def test_a_tin_that_is_not_nine_digits_is_a_field_error(client, service, typed):
+    response = client.post("/leads/", lead_post(client, SERVICE_URL, tin=typed))
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert '<a href="#id_tin">TIN (optional)</a>: A TIN has 9 digits, e.g. 123-456-789.' in html
+    assert re.search(r'<input[^>]*name="tin"[^>]*aria-invalid="true"', html)
+    assert f'value="{typed}"' in html  # kept, to be corrected rather than typed again
+    assert _nothing_saved()
+
+
+def test_a_json_client_gets_the_tin_error_in_its_fields(client, service):
+    response = client.post("/leads/", lead_post(client, SERVICE_URL, tin="12-34"), **JSON)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "tin": ["A TIN has 9 digits, e.g. 123-456-789. Check it, or leave the field empty."]
+    }
+    assert _nothing_saved()
+
+
+def test_a_json_client_may_send_a_tin(client, service):
+    response = client.post("/leads/", lead_post(client, SERVICE_URL, tin="987-654-321"), **JSON)
+    assert response.status_code == 201
+    assert Invoice.objects.get().client_tin == "987654321"
 
 
 def test_invalid_json_gets_the_contract_error_shape(client, service):
@@ -273,6 +315,7 @@ LEAD_FIELDS = [
     "email",
     "phone",
     "company",
+    "tin",
     "service",
     "message",
     "marketing_consent",
@@ -316,7 +359,9 @@ def test_no_input_gives_a_500_and_rejects_save_nothing(client, service, override
         assert after[1] == before[1] + 1
 
 
-@pytest.mark.parametrize("field", ["name", "email", "phone", "service", "message", "utm_source"])
+@pytest.mark.parametrize(
+    "field", ["name", "email", "phone", "tin", "service", "message", "utm_source"]
+)
 def test_nul_characters_are_a_400_not_a_500(client, service, field):
     response = client.post("/leads/", lead_post(client, SERVICE_URL, **{field: "a\x00b"}))
     assert response.status_code == 400

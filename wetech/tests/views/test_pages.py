@@ -36,7 +36,7 @@ def test_service_page_has_the_lead_form_with_its_hidden_fields(client):
     assert fields["form_token"]
     assert "csrfmiddlewaretoken" in fields
     assert re.search(r'class="honeypot"[^>]*>\s*<label for="id_website">', html)
-    for name in ("name", "email", "phone", "company", "message", "marketing_consent"):
+    for name in ("name", "email", "phone", "company", "tin", "message", "marketing_consent"):
         assert f'name="{name}"' in html
     assert "<script>" not in html and "style=" not in html
 
@@ -58,3 +58,37 @@ def test_nav_links_use_the_routes(client):
     html = client.get("/contact/").content.decode()
     assert 'href="/contact/"' in html
     assert 'href="/#services"' in html
+
+
+@pytest.mark.parametrize("url", ["/services/business-website/", "/contact/"])
+def test_both_lead_forms_ask_for_an_optional_tin_with_its_help(client, url):
+    make_service()
+    html = client.get(url).content.decode()
+    assert '<label for="id_tin">TIN (optional)</label>' in html
+    tin_input = re.search(r'<input[^>]*name="tin"[^>]*>', html).group(0)
+    assert 'inputmode="numeric"' in tin_input
+    assert 'aria-describedby="id_tin_helptext"' in tin_input
+    assert "required" not in tin_input
+    help_text = r'<p class="help" id="id_tin_helptext">[^<]*9 digits \(e\.g\. 123-456-789\)'
+    assert re.search(help_text, html)
+
+
+def test_the_company_details_on_the_pages_come_from_settings(client, settings):
+    settings.COMPANY_NAME = "Kilimo Digital Ltd"
+    settings.COMPANY_ADDRESS = "Plot 7, Old Moshi Road, Arusha"
+    settings.COMPANY_EMAIL = "info@kilimo.example"
+    settings.COMPANY_PHONE = "+255 27 250 0000"
+    settings.COMPANY_TIN = "100-200-300"
+    settings.COMPANY_VRN = "10-098765-Z"
+
+    contact = client.get("/contact/").content.decode()
+    thanks = client.get("/leads/thanks/").content.decode()
+
+    assert "Kilimo Digital Ltd<br>Plot 7<br>Old Moshi Road<br>Arusha" in contact
+    assert '<a href="tel:+255272500000">+255 27 250 0000</a>' in contact
+    assert '<a href="mailto:info@kilimo.example">info@kilimo.example</a>' in contact
+    assert "Kilimo Digital Ltd. TIN 100-200-300, VRN 10-098765-Z." in contact  # footer
+    assert '<a href="tel:+255272500000">+255 27 250 0000</a>' in thanks
+    for page in (contact, thanks):
+        assert "hello@wetech.co.tz" not in page
+        assert "+255 22 200 0000" not in page

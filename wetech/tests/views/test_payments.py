@@ -585,6 +585,9 @@ def test_azampay_end_to_end_against_the_simulator(simulators):
     assert status["payments"] == [
         {"gateway": "azampay", "status": "completed", "reference": attempt.merchant_reference}
     ]
+    # The invoice reads paid at the settlement's commit; the callback's request goes on to send
+    # the emails (the receipt draws its PDF) before it records the notification's result.
+    assert _wait_for(lambda: GatewayNotification.objects.exclude(result="received").exists())
     assert GatewayNotification.objects.get().result == "applied"
     assert len([m for m in mail.outbox if m.subject.startswith("Receipt")]) == 1
 

@@ -184,3 +184,74 @@ def test_make_run_keeps_the_simulators_with_debug_on():
     result = run_django("check", env={"DEBUG": "true", "GATEWAY_SIMULATOR": "true"})
 
     assert result.returncode == 0, result.stderr
+
+
+COMPANY = (
+    "from django.conf import settings as s; import json; "
+    "print(json.dumps([s.COMPANY_NAME, s.COMPANY_ADDRESS, s.COMPANY_EMAIL, s.COMPANY_PHONE, "
+    "s.COMPANY_TIN, s.COMPANY_VRN]))"
+)
+COMPANY_VARIABLES = ["COMPANY_NAME", "COMPANY_ADDRESS", "COMPANY_EMAIL", "COMPANY_PHONE"]
+COMPANY_VARIABLES += ["COMPANY_TIN", "COMPANY_VRN"]
+
+
+def company_of(env):
+    result = run_django("shell", "-c", COMPANY, env={"DEBUG": "true", **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_company_defaults_to_wetechs_demo_details():
+    assert company_of(dict.fromkeys(COMPANY_VARIABLES)) == [
+        "WeTech Ltd",
+        "Mikocheni, Dar es Salaam, Tanzania",
+        "hello@wetech.co.tz",
+        "+255 22 200 0000",
+        "123-456-789",
+        "40-012345-A",
+    ]
+
+
+def test_the_company_comes_from_the_environment_with_its_tax_numbers_as_printed():
+    values = company_of(
+        {
+            "COMPANY_NAME": "Kilimo Digital Ltd",
+            "COMPANY_ADDRESS": "Plot 7, Old Moshi Road, Arusha",
+            "COMPANY_EMAIL": "info@kilimo.example",
+            "COMPANY_PHONE": "+255 27 250 0000",
+            "COMPANY_TIN": "100 200 300",
+            "COMPANY_VRN": "10 098765 z",
+        }
+    )
+
+    assert values == [
+        "Kilimo Digital Ltd",
+        "Plot 7, Old Moshi Road, Arusha",
+        "info@kilimo.example",
+        "+255 27 250 0000",
+        "100-200-300",
+        "10-098765-Z",
+    ]
+
+
+def test_a_company_without_vat_registration_leaves_the_vrn_empty():
+    assert company_of({"COMPANY_VRN": ""})[5] == ""
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("COMPANY_TIN", "12345678"), ("COMPANY_TIN", "123-456-78X"), ("COMPANY_VRN", "40-1234-A")],
+)
+def test_a_malformed_company_tax_number_stops_start_up(variable, value):
+    result = run_django("check", env={"DEBUG": "true", variable: value})
+
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {variable}='{value}' is not valid: " in result.stderr
+
+
+def test_env_example_lists_the_company_settings():
+    from django.conf import settings
+
+    listed = (settings.BASE_DIR / ".env.example").read_text()
+    for variable in COMPANY_VARIABLES:
+        assert f"\n{variable}=" in listed

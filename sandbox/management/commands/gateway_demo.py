@@ -2,6 +2,8 @@
 
 Without --base-url it serves this project on a free loopback port for the length of the demo;
 with --base-url it talks to a site already running with GATEWAY_SIMULATOR on (`make run`).
+A command of the sandbox app, so it exists only with the simulators on:
+`DEBUG=true GATEWAY_SIMULATOR=true manage.py gateway_demo`.
 """
 
 import threading
