@@ -219,7 +219,7 @@ def refund_complete(
     refund.status = Refund.Status.COMPLETED
     refund.completed_at = now
     refund.save(update_fields=["status", "completed_at", "updated_at"])
-    credit_note = credit_note_issue(refund=refund, now=now)
+    credit_note = credit_note_issue(refund=refund, paid=payment_money(attempt).paid, now=now)
     audit_record(
         actor=actor,
         user=user,

@@ -6,6 +6,7 @@ and a rollback gives the number back: gapless and unique per year.
 """
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
@@ -28,8 +29,16 @@ def credit_note_number_next(*, year: int) -> str:
     return NUMBER_FORMAT.format(year=year, sequence=sequence)
 
 
-def credit_note_issue(*, refund: Refund, now: datetime) -> CreditNote:
-    """The credit note of a completed refund (the one it already has, if any)."""
+def credit_note_reason(refund: Refund, *, paid: Decimal) -> str:
+    """What the credit note tells the customer. Staff's own reason for the refund stays in the
+    back office and the audit trail: it may say what a customer should not read."""
+    whole = "Refund" if refund.amount >= paid else "Partial refund"
+    return f"{whole} of payment {refund.attempt.merchant_reference}"
+
+
+def credit_note_issue(*, refund: Refund, paid: Decimal, now: datetime) -> CreditNote:
+    """The credit note of a completed refund of a payment of `paid` (the one it already has,
+    if any)."""
     existing = CreditNote.objects.filter(refund=refund).first()
     if existing is not None:
         return existing
@@ -39,6 +48,6 @@ def credit_note_issue(*, refund: Refund, now: datetime) -> CreditNote:
         refund=refund,
         amount=refund.amount,
         currency=refund.currency,
-        reason=" ".join(refund.reason.split())[:255],
+        reason=credit_note_reason(refund, paid=paid)[:255],
         issued_at=now,
     )

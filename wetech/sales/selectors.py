@@ -121,22 +121,26 @@ def invoice_document(invoice: Invoice, *, attempts: list[PaymentAttempt] | None 
     """
     if attempts is None:
         attempts = invoice_attempts_latest(invoice)
-    receipt = None
-    if invoice.status in (Invoice.Status.PAID, Invoice.Status.REFUNDED):
-        receipt = next(
-            (
-                attempt
-                for attempt in attempts
-                if attempt.status == PaymentAttempt.Status.COMPLETED and not attempt.needs_refund
-            ),
-            None,
-        )
     refunds = []
     if attempts:
         refunds = list(
             Refund.objects.filter(invoice=invoice, status=Refund.Status.COMPLETED)
             .select_related("credit_note")
             .order_by("completed_at", "pk")
+        )
+    # A payment refunded through the gateway's API is reported reversed by the gateway: on a
+    # refunded invoice it is still the payment the receipt is for.
+    refunded_payments = {refund.attempt_id for refund in refunds}
+    receipt = None
+    if invoice.status in (Invoice.Status.PAID, Invoice.Status.REFUNDED):
+        receipt = next(
+            (
+                attempt
+                for attempt in attempts
+                if (attempt.status == PaymentAttempt.Status.COMPLETED and not attempt.needs_refund)
+                or attempt.pk in refunded_payments
+            ),
+            None,
         )
     return {
         "invoice": invoice,

@@ -135,7 +135,7 @@ class TestPesapalRefund:
         self, pesapal, django_capture_on_commit_callbacks
     ):
         attempt = paid_by_pesapal(pesapal, payment_method="Visa")
-        refund = refund_request(attempt=attempt, reason="Cancelled", actor="amina")
+        refund = refund_request(attempt=attempt, reason="Cancelled (staff note)", actor="amina")
         pesapal.answer(attempt, PaymentStatus.REVERSED)
 
         with django_capture_on_commit_callbacks(execute=True):
@@ -165,6 +165,10 @@ class TestPesapalRefund:
         assert email.to == ["asha@example.co.tz"]
         assert note.number in email.subject and note.number in email.body
         assert "TZS 413,000" in email.body
+        assert note.reason == f"Refund of payment {attempt.merchant_reference}"
+        assert note.reason in email.body
+        # Staff's reason stays in the back office.
+        assert "staff note" not in email.body
         assert actions(attempt=attempt)[-1] == "refund_completed"
         completed = AuditEntry.objects.get(action="refund_completed")
         assert (completed.actor, completed.data["credit_note"]) == ("system", note.number)

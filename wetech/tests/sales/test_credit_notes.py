@@ -37,11 +37,11 @@ def test_a_rolled_back_issue_gives_its_number_back():
     refund = _refund("R1")
     now = timezone.now()
     with pytest.raises(RuntimeError), transaction.atomic():
-        credit_note_issue(refund=refund, now=now)
+        credit_note_issue(refund=refund, paid=Decimal("413000.00"), now=now)
         raise RuntimeError("the refund's transaction failed")
     assert not CreditNote.objects.exists()
     with transaction.atomic():
-        note = credit_note_issue(refund=refund, now=now)
+        note = credit_note_issue(refund=refund, paid=Decimal("413000.00"), now=now)
     assert note.number == f"CN-{timezone.localtime(now).year}-00001"
     assert CreditNoteCounter.objects.get().last_number == 1
 
@@ -50,12 +50,13 @@ def test_a_refund_has_one_credit_note():
     refund = _refund("R1")
     now = timezone.now()
     with transaction.atomic():
-        first = credit_note_issue(refund=refund, now=now)
-        again = credit_note_issue(refund=refund, now=now)
+        first = credit_note_issue(refund=refund, paid=Decimal("413000.00"), now=now)
+        again = credit_note_issue(refund=refund, paid=Decimal("1000.00"), now=now)
     assert first == again
     assert (first.amount, first.currency, first.invoice_id) == (
         Decimal("1000.00"),
         "TZS",
         refund.invoice_id,
     )
-    assert first.reason == "Cancelled, at the customer's request"
+    # Staff's reason stays in the back office; the customer reads what the refund was.
+    assert first.reason == f"Partial refund of payment {refund.attempt.merchant_reference}"
