@@ -7,17 +7,23 @@ real inbox and settlement.
 
 import json
 import threading
+import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import requests
 import time_machine
 from django.core import mail
 from django.db import connection
 from django.test import RequestFactory
+from django.utils import timezone
 
+from sandbox.testing import pesapal_refund_approve
 from wetech.models import (
     AuditEntry,
     CreditNote,
+    GatewayNotification,
     Invoice,
     LedgerEntry,
     PaymentAttempt,
@@ -31,11 +37,13 @@ from wetech.payments.gateways.base import (
     GatewayUnavailable,
     PaymentStatus,
 )
+from wetech.payments.gateways.clients import reset_gateway_clients
 from wetech.payments.inbox import notification_process, notification_record
+from wetech.payments.reconcile import attempts_reconcile
 from wetech.payments.refunds import RefundNotAllowed, refund_request
 from wetech.payments.start import payment_start
 from wetech.sales.selectors import invoice_net_paid, invoice_status_payload
-from wetech.tests.payment_helpers import azampay_callback_body, issued_invoice
+from wetech.tests.payment_helpers import azampay_callback_body, configure_gateways, issued_invoice
 
 Status = PaymentAttempt.Status
 TOTAL = Decimal("413000.00")
@@ -457,3 +465,83 @@ def test_a_reversal_delivered_concurrently_applies_once(on_postgres, pesapal, wi
         assert kinds == ["payment", "reversal"]
         assert ReviewCase.objects.count() == 1
         assert Invoice.objects.get().status == Invoice.Status.NEEDS_REVIEW
+
+
+# --- end to end against the Pesapal simulator, over real HTTP -------------------------------------
+
+
+@pytest.fixture
+def simulator(live_server, settings):
+    configure_gateways(settings, live_server.url)
+    settings.ALLOWED_HOSTS = ["*"]
+    # Pesapal's approval comes days after our last question; here it comes within seconds, so
+    # its IPN must not be answered from the status window.
+    settings.GATEWAY_STATUS_COALESCE_SECONDS = 0
+    reset_gateway_clients()
+    yield live_server.url
+    reset_gateway_clients()
+
+
+def wait_for(predicate, seconds=15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def ipns_handled() -> int:
+    return GatewayNotification.objects.filter(kind="ipn").exclude(result="received").count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pesapal_refund_end_to_end_through_the_simulators_approval(simulator):
+    """Request -> merchant's approval -> IPN "REVERSED" -> REFUND in the ledger -> invoice
+    refunded, exactly once though the reversal arrives again (IPN resent, reconciler)."""
+    invoice = issued_invoice()
+    attempt = payment_start(invoice=invoice, gateway="pesapal").attempt
+    hosted = requests.post(attempt.redirect_url, data={"action": "pay"}, timeout=30)
+    assert hosted.status_code == 200
+    assert wait_for(lambda: ipns_handled() == 1)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.COMPLETED
+    assert Invoice.objects.get().status == Invoice.Status.PAID
+
+    refund = refund_request(attempt=attempt, reason="Project cancelled", actor="amina")
+
+    # Queued, not done: Pesapal still calls the payment completed until the merchant approves.
+    assert refund.status == Refund.Status.REQUESTED
+    assert refund.gateway_message == "Refund request successfully"
+    report = attempts_reconcile(now=timezone.now() + timedelta(hours=1))
+    assert (report.checked, report.changed) == (1, 0)
+    assert not LedgerEntry.objects.filter(kind="refund").exists()
+
+    pesapal_refund_approve(attempt.confirmation_code)
+
+    assert wait_for(lambda: ipns_handled() == 2)
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.COMPLETED
+    assert Invoice.objects.get().status == Invoice.Status.REFUNDED
+
+    # The reversal again: Pesapal resends its IPN, and the reconciler asks.
+    again = requests.get(
+        f"{simulator}/payments/pesapal/ipn/",
+        params={
+            "OrderTrackingId": attempt.gateway_reference,
+            "OrderMerchantReference": attempt.merchant_reference,
+            "OrderNotificationType": "IPNCHANGE",
+        },
+        timeout=30,
+    )
+    assert again.status_code == 200 and again.json()["status"] == 200
+    assert GatewayNotification.objects.order_by("-pk").first().result == "duplicate"
+    attempts_reconcile(now=timezone.now() + timedelta(days=1))
+
+    assert sorted(LedgerEntry.objects.values_list("kind", flat=True)) == ["payment", "refund"]
+    assert LedgerEntry.objects.get(kind="refund").gateway_reference == refund.reference
+    assert CreditNote.objects.count() == 1
+    assert not ReviewCase.objects.exists()
+    assert len(refund_emails()) == 1
+    assert invoice_status_payload(Invoice.objects.get())["amount_paid"] == "0.00"
+    assert integrity_audit() == []
