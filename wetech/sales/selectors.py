@@ -98,16 +98,23 @@ def invoice_attempts_latest(invoice: Invoice) -> list[PaymentAttempt]:
 def invoice_payment_state(
     invoice: Invoice, *, attempts: list[PaymentAttempt] | None = None
 ) -> dict:
-    """What the invoice page shows about paying: the latest attempt, and whether it is still
-    open or has failed. `attempts`: `invoice_attempts_latest` when the caller has it already."""
+    """What the invoice page shows about paying: the latest attempt, whether it is still open or
+    has failed, and what is left to pay. `attempts`: `invoice_attempts_latest` when the caller
+    has it already."""
     Status = PaymentAttempt.Status
     if attempts is None:
         attempts = invoice_attempts_latest(invoice)
     latest = attempts[0] if attempts else None
+    # Only money already received (an accepted short payment) leaves less than the total to
+    # pay: the ledger is read only then, so an unpaid invoice's page costs no more queries.
+    received = any(a.status in (Status.COMPLETED, Status.REVERSED) for a in attempts)
     return {
         "latest_attempt": latest,
         "waiting": latest is not None and latest.is_open,
         "failed": latest is not None and latest.status in (Status.FAILED, Status.EXPIRED),
+        "balance_due": invoice_balance_due(invoice)
+        if received and invoice.is_payable
+        else invoice.total,
     }
 
 

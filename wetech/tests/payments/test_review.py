@@ -134,7 +134,9 @@ class TestOpenedBySettlement:
 
 
 class TestAccept:
-    def test_a_short_payment_is_credited_as_it_was_and_the_balance_is_asked_next(self, pesapal):
+    def test_a_short_payment_is_credited_as_it_was_and_the_balance_is_asked_next(
+        self, pesapal, client
+    ):
         invoice, attempt, case = mismatched(pesapal, amount=Decimal("200000.00"))
 
         review_case_resolve(
@@ -155,7 +157,9 @@ class TestAccept:
         assert invoice_balance_due(invoice) == Decimal("213000.00")
         assert actions()[-1] == "review_accepted"
 
-        # The next payment asks for the balance, and settles the invoice.
+        # The page asks for the balance, and so does the next payment, which settles it.
+        page = client.get(invoice.get_absolute_url()).content.decode()
+        assert "Pay TZS 213,000 <span" in page and "(what is left of TZS 413,000)" in page
         balance = payment_start(invoice=invoice, gateway="pesapal").attempt
         assert balance.amount == Decimal("213000.00")
         assert pesapal.orders[-1].amount == Decimal("213000.00")
