@@ -385,6 +385,9 @@ AZAMPAY_PUSHES_PER_PHONE_MINUTES = env.int("AZAMPAY_PUSHES_PER_PHONE_MINUTES", d
 # An open payment attempt older than this is expired by reconcile_payments once the gateway
 # still calls it pending; a success that arrives later is still credited.
 PAYMENT_ATTEMPT_TTL_MINUTES = env.int("PAYMENT_ATTEMPT_TTL_MINUTES", default=60)
+# A refund asked of a gateway and not confirmed after this many days is reported to staff once
+# by reconcile_payments (Pesapal's refunds wait for the merchant's and its finance's approval).
+REFUND_ALERT_AFTER_DAYS = env.int("REFUND_ALERT_AFTER_DAYS", default=7)
 
 # Outbound calls: explicit timeouts; retries and breaker sized for a customer waiting on a page.
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=3.05)

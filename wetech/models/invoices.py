@@ -4,12 +4,16 @@ Once an invoice leaves draft its number, client snapshot, lines and totals are t
 customer holds and the tax office may ask for: they can no longer change. Only its status (and
 when it was paid) moves on.
 
-Whether money covers an invoice is the invoice's own rule (`Invoice.is_covered_by`, and its SQL
-twin `InvoiceQuerySet.with_ledger_net`), so settlement, the status page and the integrity audit
-cannot drift apart.
+What an invoice's ledger makes of it is the invoice's own rule (`Invoice.status_from_ledger`
+over `LedgerTotals`, and its SQL twin `InvoiceQuerySet.with_ledger_net`), so settlement, refunds,
+the status page and the integrity audit cannot drift apart. With P = payments, R = reversals
+(chargebacks) and F = completed refunds, in the invoice's currency: `refunded` when F > 0 and
+P - R - F <= 0; `paid` when P - R covers the total (a partial refund keeps it paid); otherwise
+`issued`, or `needs_review` while a review case is open on it. Draft and void stay as they are.
 """
 
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.validators import MinValueValidator
@@ -18,12 +22,32 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from wetech.models.payments import LedgerEntry
+from wetech.models.review import ReviewCase
 from wetech.money import DEFAULT_CURRENCY, format_rate_percent, quantize
 
 # SQLite sums decimals in floating point (100.10 + 100.20 falls a hair short of 200.30): SQL
 # money comparisons allow half a cent, which hides no real difference between whole cents.
 HALF_CENT = Decimal("0.005")
 _LEDGER_NET = models.DecimalField(max_digits=16, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    """One invoice's ledger in its own currency (entries in another currency never count)."""
+
+    payments: Decimal = Decimal("0.00")
+    reversals: Decimal = Decimal("0.00")
+    refunds: Decimal = Decimal("0.00")
+
+    @property
+    def collected(self) -> Decimal:
+        """P - R: what the customers paid and kept paid (refunds are WeTech's choice)."""
+        return self.payments - self.reversals
+
+    @property
+    def held(self) -> Decimal:
+        """P - R - F: what WeTech holds (the status page's `amount_paid`)."""
+        return self.payments - self.reversals - self.refunds
 
 
 class InvoiceLocked(Exception):
@@ -50,36 +74,69 @@ class InvoiceCounter(models.Model):
 
 class InvoiceQuerySet(models.QuerySet):
     def with_ledger_net(self):
-        """Annotate each invoice with its ledger's net (`ledger_net`: payments minus reversals
-        and refunds, in the invoice's own currency) and whether that covers it (`ledger_covers`,
-        the SQL form of `Invoice.is_covered_by`), in one query whatever the number of invoices.
+        """Annotate each invoice with its ledger, in one query whatever the number of invoices:
+        `ledger_payments`, `ledger_reversals`, `ledger_refunds` (P, R, F in the invoice's own
+        currency), `ledger_net` (P - R - F, what WeTech holds), `ledger_covers` (the SQL form of
+        `Invoice.is_covered_by` on P - R), `ledger_refunded` (F > 0 and P - R - F <= 0),
+        `review_open` and `ledger_status`: the SQL form of `Invoice.status_from_ledger`.
 
-        On SQLite `ledger_net` may be off by a float hair: read it through `quantize`.
+        On SQLite the sums may be off by a float hair: read them through `quantize` (the
+        comparisons here allow half a cent, which hides no real difference between cents).
         """
         in_currency = models.Q(ledger_entries__currency=models.F("currency"))
         zero = models.Value(Decimal("0"), output_field=_LEDGER_NET)
 
-        def ledger_sum(*kinds):
+        def ledger_sum(kind):
             return Coalesce(
                 models.Sum(
                     "ledger_entries__amount",
-                    filter=in_currency & models.Q(ledger_entries__kind__in=kinds),
+                    filter=in_currency & models.Q(ledger_entries__kind=kind),
                 ),
                 zero,
                 output_field=_LEDGER_NET,
             )
 
-        return self.annotate(
-            ledger_net=models.ExpressionWrapper(
-                ledger_sum(LedgerEntry.Kind.PAYMENT)
-                - ledger_sum(LedgerEntry.Kind.REVERSAL, LedgerEntry.Kind.REFUND),
-                output_field=_LEDGER_NET,
+        def difference(*names):
+            expression = models.F(names[0])
+            for name in names[1:]:
+                expression = expression - models.F(name)
+            return models.ExpressionWrapper(expression, output_field=_LEDGER_NET)
+
+        open_case = ReviewCase.objects.filter(
+            invoice=models.OuterRef("pk"), status=ReviewCase.Status.OPEN
+        )
+        Status = Invoice.Status
+        return (
+            self.annotate(
+                ledger_payments=ledger_sum(LedgerEntry.Kind.PAYMENT),
+                ledger_reversals=ledger_sum(LedgerEntry.Kind.REVERSAL),
+                ledger_refunds=ledger_sum(LedgerEntry.Kind.REFUND),
             )
-        ).annotate(
-            ledger_covers=models.ExpressionWrapper(
-                models.Q(ledger_net__gt=HALF_CENT)
-                & models.Q(ledger_net__gt=models.F("total") - HALF_CENT),
-                output_field=models.BooleanField(),
+            .annotate(
+                ledger_collected=difference("ledger_payments", "ledger_reversals"),
+                ledger_net=difference("ledger_payments", "ledger_reversals", "ledger_refunds"),
+            )
+            .annotate(
+                ledger_covers=models.ExpressionWrapper(
+                    models.Q(ledger_collected__gt=HALF_CENT)
+                    & models.Q(ledger_collected__gt=models.F("total") - HALF_CENT),
+                    output_field=models.BooleanField(),
+                ),
+                ledger_refunded=models.ExpressionWrapper(
+                    models.Q(ledger_refunds__gt=HALF_CENT) & models.Q(ledger_net__lt=HALF_CENT),
+                    output_field=models.BooleanField(),
+                ),
+                review_open=models.Exists(open_case),
+            )
+            .annotate(
+                ledger_status=models.Case(
+                    models.When(status__in=[Status.DRAFT, Status.VOID], then=models.F("status")),
+                    models.When(ledger_refunded=True, then=models.Value(Status.REFUNDED)),
+                    models.When(ledger_covers=True, then=models.Value(Status.PAID)),
+                    models.When(review_open=True, then=models.Value(Status.NEEDS_REVIEW)),
+                    default=models.Value(Status.ISSUED),
+                    output_field=models.CharField(),
+                )
             )
         )
 
@@ -210,10 +267,26 @@ class Invoice(models.Model):
     def is_payable(self) -> bool:
         return self.status == self.Status.ISSUED
 
-    def is_covered_by(self, net: Decimal) -> bool:
-        """Does `net` (what the ledger holds for this invoice) pay it in full? Nothing never
-        covers anything, not even an invoice for nothing."""
-        return net > 0 and net >= self.total
+    def is_covered_by(self, collected: Decimal) -> bool:
+        """Does `collected` (P - R: what customers paid and kept paid) pay the invoice in full?
+        Nothing never covers anything, not even an invoice for nothing."""
+        return collected > 0 and collected >= self.total
+
+    def status_from_ledger(self, totals: LedgerTotals, *, review_open: bool) -> str:
+        """The status the ledger gives this invoice (the module docstring's rule)."""
+        if self.status in (self.Status.DRAFT, self.Status.VOID):
+            return self.status
+        if totals.refunds > 0 and totals.held <= 0:
+            return self.Status.REFUNDED
+        if self.is_covered_by(totals.collected):
+            return self.Status.PAID
+        return self.Status.NEEDS_REVIEW if review_open else self.Status.ISSUED
+
+    def balance_due(self, totals: LedgerTotals, *, refunds_in_flight: Decimal) -> Decimal:
+        """What a new payment must bring: the total less what WeTech holds (an accepted short
+        payment leaves a balance), counting money on its way back to a customer as gone."""
+        held = totals.held - refunds_in_flight
+        return min(self.total, max(self.total - held, Decimal("0.00")))
 
     def _stored(self):
         if self.pk is None:

@@ -38,6 +38,8 @@ class Refund(models.Model):
     gateway_message = models.CharField(max_length=255, blank=True, default="")
     requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When staff were told the gateway had not confirmed it in REFUND_ALERT_AFTER_DAYS (once).
+    alerted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

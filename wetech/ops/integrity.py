@@ -36,8 +36,9 @@ from wetech.models import (
     InvoiceLine,
     LedgerEntry,
     PaymentAttempt,
+    Refund,
 )
-from wetech.models.invoices import HALF_CENT
+from wetech.models.invoices import HALF_CENT, LedgerTotals
 from wetech.models.payments import OPEN_STATUSES
 from wetech.money import quantize
 from wetech.sales.invoicing import NUMBER_FORMAT
@@ -57,8 +58,14 @@ NUMBERED = (
     InvoiceStatus.PAID,
     InvoiceStatus.VOID,
     InvoiceStatus.NEEDS_REVIEW,
+    InvoiceStatus.REFUNDED,
 )
-SETTLEABLE = (InvoiceStatus.ISSUED, InvoiceStatus.PAID, InvoiceStatus.NEEDS_REVIEW)
+SETTLEABLE = (
+    InvoiceStatus.ISSUED,
+    InvoiceStatus.PAID,
+    InvoiceStatus.NEEDS_REVIEW,
+    InvoiceStatus.REFUNDED,
+)
 NUMBER_PATTERN = re.compile(r"WT-(\d{4})-(\d{5,})")
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 
@@ -176,41 +183,71 @@ def invoice_numbers_check(*, now: datetime, grace: timedelta) -> list[Finding]:
 # --- Paid state against the ledger ----------------------------------------------------------------
 
 
+def _state_finding(invoice: Invoice, totals: LedgerTotals, expected: str) -> Finding:
+    status = invoice.status
+    total = f"{_money(invoice.total)} {invoice.currency}"
+    collected = _money(totals.collected)
+    refunds = f" (refunds of {_money(totals.refunds)} aside)" if totals.refunds else ""
+    if expected == InvoiceStatus.REFUNDED:
+        return Finding(
+            "invoice_refunded_not_marked",
+            invoice.number,
+            f"Its ledger refunded {_money(totals.refunds)} of {collected} collected, "
+            f"but it is {status}.",
+        )
+    if status == InvoiceStatus.REFUNDED:
+        return Finding(
+            "invoice_refunded_not_by_ledger",
+            invoice.number,
+            f"Marked refunded, but its ledger holds {_money(totals.held)} of {total} "
+            f"after refunds of {_money(totals.refunds)}.",
+        )
+    if status == InvoiceStatus.PAID:
+        return Finding(
+            "invoice_paid_not_covered",
+            invoice.number,
+            f"Marked paid, but its ledger nets {collected} of {total}{refunds}.",
+        )
+    if expected == InvoiceStatus.PAID:
+        return Finding(
+            "invoice_covered_not_paid",
+            invoice.number,
+            f"Its ledger nets {collected} of {total}{refunds}, but it is {status}.",
+        )
+    if status == InvoiceStatus.NEEDS_REVIEW:
+        return Finding(
+            "invoice_review_without_case",
+            invoice.number,
+            "In review, but no review case is open on it.",
+        )
+    return Finding(
+        "invoice_case_not_in_review",
+        invoice.number,
+        f"A review case is open on it, but it is {status}.",
+    )
+
+
 def invoice_paid_state_check(*, now: datetime, grace: timedelta) -> list[Finding]:
-    """Paid exactly when the ledger covers the total (`Invoice.is_covered_by`)."""
+    """The status the ledger and the open review cases give (`Invoice.status_from_ledger`)."""
     candidates = (
         # Void invoices are left alone: money that reaches one is flagged for refund instead.
         Invoice.objects.filter(status__in=SETTLEABLE)
         .with_ledger_net()
-        .filter(
-            Q(status=InvoiceStatus.PAID, ledger_covers=False)
-            | Q(status__in=[InvoiceStatus.ISSUED, InvoiceStatus.NEEDS_REVIEW], ledger_covers=True)
-        )
+        .exclude(ledger_status=F("status"))
         .only("pk", "number", "status", "total", "currency")
         .order_by("number")
     )
     findings = []
     # SQL allowed half a cent for SQLite's float sums; the exact rule has the last word.
     for invoice in candidates:
-        net = quantize(invoice.ledger_net)
-        total = f"{_money(invoice.total)} {invoice.currency}"
-        covered = invoice.is_covered_by(net)
-        if invoice.status == InvoiceStatus.PAID and not covered:
-            findings.append(
-                Finding(
-                    "invoice_paid_not_covered",
-                    invoice.number,
-                    f"Marked paid, but its ledger nets {_money(net)} of {total}.",
-                )
-            )
-        elif invoice.status != InvoiceStatus.PAID and covered:
-            findings.append(
-                Finding(
-                    "invoice_covered_not_paid",
-                    invoice.number,
-                    f"Its ledger nets {_money(net)} of {total}, but it is {invoice.status}.",
-                )
-            )
+        totals = LedgerTotals(
+            payments=quantize(invoice.ledger_payments),
+            reversals=quantize(invoice.ledger_reversals),
+            refunds=quantize(invoice.ledger_refunds),
+        )
+        expected = invoice.status_from_ledger(totals, review_open=invoice.review_open)
+        if expected != invoice.status:
+            findings.append(_state_finding(invoice, totals, expected))
     return findings
 
 
@@ -340,8 +377,14 @@ def invoice_line_arithmetic_check(*, now: datetime, grace: timedelta) -> list[Fi
 
 
 def ledger_currency_check(*, now: datetime, grace: timedelta) -> list[Finding]:
+    """Money in another currency than its invoice's, unless it is being (or was) given back:
+    a review case's refund books such a payment as what it was, then refunds it."""
+    given_back = Refund.objects.filter(
+        attempt=OuterRef("attempt"), currency=OuterRef("currency")
+    ).exclude(status=Refund.Status.REJECTED)
     rows = (
         LedgerEntry.objects.exclude(currency=F("invoice__currency"))
+        .exclude(Exists(given_back))
         .order_by("pk")
         .values_list("pk", "kind", "currency", "invoice__number", "invoice__currency")
     )
@@ -396,10 +439,11 @@ def ledger_gateway_status_check(*, now: datetime, grace: timedelta) -> list[Find
 
 
 def attempt_ledger_check(*, now: datetime, grace: timedelta) -> list[Finding]:
-    """Completed attempts must be in the ledger; reversed ones that were credited, taken back."""
+    """Completed attempts must be in the ledger; reversed ones that were credited, taken back
+    (charged back, or refunded: a refund done is reported by the gateway as a reversal)."""
     entries = LedgerEntry.objects.filter(attempt=OuterRef("pk"))
     credited = Exists(entries.filter(kind=LedgerKind.PAYMENT))
-    taken_back = Exists(entries.filter(kind=LedgerKind.REVERSAL))
+    taken_back = Exists(entries.filter(kind__in=[LedgerKind.REVERSAL, LedgerKind.REFUND]))
     rows = (
         PaymentAttempt.objects.filter(
             (Q(status=AttemptStatus.COMPLETED) & ~credited)

@@ -1,4 +1,5 @@
-"""Emails about payments: the customer's receipt, staff's "paid" note and staff alerts.
+"""Emails about payments: the customer's receipt and refund note, staff's "paid" and "refunded"
+notes, and staff alerts.
 
 Queued in the outbox inside the settlement's transaction (wetech.emails), so each exists exactly
 when the change that caused it was saved, and goes out once the worker sends it. A mail server
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from wetech.emails import email_send
-from wetech.models import Invoice, PaymentAttempt
+from wetech.models import Invoice, PaymentAttempt, Refund
 from wetech.sales.documents import invoice_pdf_attachment_spec
 from wetech.sales.emails import invoice_absolute_url
 
@@ -21,6 +22,7 @@ ALERT_TITLES = {
     "mismatch": "A payment does not match its invoice",
     "refund": "A payment must be refunded",
     "reversal": "A payment was reversed",
+    "flag_cleared": "A payment must no longer be refunded",
 }
 
 
@@ -65,3 +67,36 @@ def staff_alert_schedule(*, attempt_id: int, reason: str, detail: str) -> None:
     attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
     context = {**_context(attempt), "title": ALERT_TITLES.get(reason, reason), "detail": detail}
     _send(template="payment_alert", to=list(settings.STAFF_EMAILS), context=context)
+
+
+def _refund_context(refund: Refund) -> dict:
+    return {
+        **_context(refund.attempt),
+        "refund": refund,
+        "credit_note": getattr(refund, "credit_note", None),
+        "ref": refund.reference,
+    }
+
+
+def refund_emails_schedule(*, refund_id: int) -> None:
+    """Queue the customer's note of a completed refund, with its credit note, and staff's copy,
+    in the caller's transaction."""
+    refund = Refund.objects.select_related("attempt__invoice", "credit_note").get(pk=refund_id)
+    context = _refund_context(refund)
+    _send(template="refund_customer", to=[refund.attempt.invoice.client_email], context=context)
+    if settings.STAFF_EMAILS:
+        _send(
+            template="refund_staff",
+            to=list(settings.STAFF_EMAILS),
+            context={**context, "title": "A refund is complete", "detail": ""},
+        )
+
+
+def refund_staff_alert_send(*, refund_id: int, title: str, detail: str) -> None:
+    """Tell staff about a refund that needs them (e.g. one the gateway has not confirmed)."""
+    if not settings.STAFF_EMAILS:
+        logger.error("refund alert (%s) but STAFF_EMAILS is empty: %s", title, detail)
+        return
+    refund = Refund.objects.select_related("attempt__invoice").get(pk=refund_id)
+    context = {**_refund_context(refund), "title": title, "detail": detail}
+    _send(template="refund_staff", to=list(settings.STAFF_EMAILS), context=context)

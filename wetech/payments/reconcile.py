@@ -7,17 +7,23 @@ hours); open attempts past their expiry that the gateway still calls pending are
 expired ones are still asked for a week so a late success is credited, not lost. An attempt of
 the last week that got a notification after our last question is asked at once, whatever its
 state: the notification may have been answered from the status window without asking.
+
+A completed payment with a refund in flight is asked too, on the same schedule, until the gateway
+reports it reversed (which completes the refund through the same settlement); staff are told
+once when a refund has waited longer than `REFUND_ALERT_AFTER_DAYS`.
 """
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from wetech.models import GatewayNotification, PaymentAttempt
+from wetech.models import GatewayNotification, PaymentAttempt, Refund
 from wetech.models.payments import OPEN_STATUSES
+from wetech.payments import emails as payment_emails
 from wetech.payments.gateways.base import GatewayError, GatewayUnavailable, PaymentGateway
 from wetech.payments.gateways.registry import UnknownGateway, gateway_named
 from wetech.payments.inbox import SETTLED_STATES
@@ -113,18 +119,52 @@ def _candidates(*, now: datetime, older_than: timedelta):
     news = GatewayNotification.objects.filter(
         attempt=OuterRef("pk"), received_at__gt=OuterRef("last_checked_at")
     )
+    refund_in_flight = Refund.objects.filter(attempt=OuterRef("pk"), status=Refund.Status.REQUESTED)
     return (
         PaymentAttempt.objects.filter(created_at__lte=now - older_than)
-        .annotate(has_news=Exists(news))
+        .annotate(has_news=Exists(news), refund_in_flight=Exists(refund_in_flight))
         .filter(
             Q(status__in=OPEN_STATUSES)
             | Q(status=Status.EXPIRED, created_at__gte=now - LATE_SUCCESS_WINDOW)
             # Whatever its state, news we have not asked about (e.g. a completion after a
             # failed try, answered from the status window) is asked about on the next run.
             | Q(has_news=True, created_at__gte=now - LATE_SUCCESS_WINDOW)
+            # A refund is done when the gateway reports the payment reversed: ask until it does.
+            | Q(status=Status.COMPLETED, refund_in_flight=True)
         )
         .order_by("created_at", "pk")
     )
+
+
+def refunds_waiting_alert(*, now: datetime, report: ReconcileReport) -> None:
+    """Tell staff, once per refund, about refunds the gateway has not confirmed in
+    `REFUND_ALERT_AFTER_DAYS`."""
+    days = settings.REFUND_ALERT_AFTER_DAYS
+    waiting = Refund.objects.filter(
+        status=Refund.Status.REQUESTED,
+        requested_at__lt=now - timedelta(days=days),
+        alerted_at__isnull=True,
+    ).select_related("attempt")
+    for refund in waiting.order_by("requested_at", "pk"):
+        # Claimed with a conditional update: two reconcilers at once alert once.
+        claimed = Refund.objects.filter(pk=refund.pk, alerted_at__isnull=True).update(
+            alerted_at=now
+        )
+        if not claimed:
+            continue
+        label = f"{refund.attempt.merchant_reference} ({refund.attempt.gateway})"
+        waited = (now - refund.requested_at).days
+        detail = (
+            f"Refund {refund.reference} was asked of the gateway {waited} days ago and it has "
+            "not reported the payment reversed yet. Check the refund in the gateway's portal "
+            "(it may wait for an approval there)."
+        )
+        logger.warning("refund %s waiting for %s days", refund.reference, waited)
+        payment_emails.refund_staff_alert_send(
+            refund_id=refund.pk, title="A refund is still waiting", detail=detail
+        )
+        report.needs_person.append(label)
+        report.lines.append(f"{label}: refund {refund.reference} waiting for {waited} days")
 
 
 def attempts_reconcile(*, older_than_minutes: int = 0, now: datetime | None = None):
@@ -165,5 +205,6 @@ def attempts_reconcile(*, older_than_minutes: int = 0, now: datetime | None = No
         ):
             report.expired += 1
             report.lines.append(f"{label}: {attempt.status} -> expired")
+    refunds_waiting_alert(now=now, report=report)
     logger.info("reconcile_payments: %s", report.summary())
     return report

@@ -4,28 +4,42 @@ Every source (Pesapal browser return and IPN, AzamPay callback, the reconciler, 
 "re-check now") first learns the truth from the gateway, outside any transaction, as a
 `PaymentFinding`, then calls `attempt_settle`, which:
 
-- locks the attempt, then its invoice (always in that order, so two settlers never deadlock);
+- locks the invoice's attempts, then the invoice (`books.invoice_lock`: always in that order, so
+  two settlers never deadlock);
 - moves the attempt only forward: a late "failed" never overwrites "completed", "pending" or
   "invalid" is never "failed", and "completed" can only become "reversed";
 - credits money only when amount (Decimal), currency and both references match the attempt's
-  own snapshot; a mismatch goes to `needs_review` with a staff alert, never to paid;
+  own snapshot; a mismatch opens a review case with a staff alert, never pays;
 - writes one ledger entry per (gateway, reference, kind): a duplicate insert means the news was
   already applied, which is success;
-- derives the invoice's paid state from the ledger and schedules receipt and alert emails on
-  commit, so each goes out exactly once.
+- on "reversed", completes the refund in flight on that payment if there is one, and otherwise
+  books a chargeback and opens a review case: never both, never twice;
+- derives the flags on the invoice's payments and the invoice's status from the ledger, and
+  schedules receipt, refund and alert emails on commit, so each goes out exactly once.
 """
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from wetech.models import Invoice, LedgerEntry, PaymentAttempt
+from wetech.models import AuditEntry, Invoice, LedgerEntry, PaymentAttempt, Refund, ReviewCase
+from wetech.money import to_wire
 from wetech.payments import emails as payment_emails
+from wetech.payments.audit import SYSTEM, audit_record
+from wetech.payments.books import (
+    Alert,
+    Books,
+    invoice_derive,
+    invoice_flags_derive,
+    invoice_lock,
+    ledger_add,
+    payment_money,
+    review_case_open,
+)
 from wetech.payments.gateways.base import AttemptRef, PaymentFinding, PaymentStatus
-from wetech.sales.selectors import invoice_net_paid
+from wetech.payments.refunds import alerts_schedule, refund_complete
 
 logger = logging.getLogger("wetech.payments")
 
@@ -46,10 +60,16 @@ class SettleResult:
     # The news was final and already applied (as opposed to "still pending, nothing to do").
     duplicate: bool = False
     paid_now: bool = False
+    # A review case was opened (a mismatch, a chargeback, money to refund).
+    case_opened: bool = False
 
     @property
     def needs_person(self) -> bool:
-        return self.attempt.status == Status.NEEDS_REVIEW or self.attempt.needs_refund
+        return (
+            self.attempt.status == Status.NEEDS_REVIEW
+            or self.attempt.needs_refund
+            or self.case_opened
+        )
 
 
 def attempt_ref(attempt: PaymentAttempt, *, gateway_reference: str = "") -> AttemptRef:
@@ -86,44 +106,28 @@ def _mismatches(attempt: PaymentAttempt, finding: PaymentFinding) -> list[str]:
     return problems
 
 
-def _ledger_add(*, attempt: PaymentAttempt, kind: str, amount: Decimal) -> bool:
-    """Write one ledger entry; False when it was already written (that is success too)."""
-    try:
-        with transaction.atomic():
-            LedgerEntry.objects.create(
-                invoice_id=attempt.invoice_id,
-                attempt=attempt,
-                kind=kind,
-                amount=amount,
-                currency=attempt.currency,
-                gateway=attempt.gateway,
-                gateway_reference=attempt.gateway_reference or attempt.merchant_reference,
-                confirmation_code=attempt.confirmation_code,
-            )
-    except IntegrityError:
-        return False
-    return True
+def finding_said(finding: PaymentFinding) -> dict:
+    """What the gateway said, as a review case keeps it (plain JSON)."""
+    return {
+        "status": str(finding.status),
+        "amount": None if finding.amount is None else to_wire(finding.amount),
+        "currency": (finding.currency or "").upper(),
+        "merchant_reference": finding.merchant_reference,
+        "gateway_reference": finding.gateway_reference,
+        "confirmation_code": finding.confirmation_code,
+        "payment_method": finding.payment_method,
+        "detail": finding.detail,
+    }
 
 
-def _invoice_derive(invoice: Invoice, *, now, net: Decimal | None = None) -> str:
-    """Set the invoice's paid state from its ledger (or the ledger's `net`, when the caller
-    already knows it); returns "paid", "unpaid" or ""."""
-    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
-        return ""
-    if net is None:
-        net = invoice_net_paid(invoice)
-    if invoice.is_covered_by(net):
-        if invoice.status != Invoice.Status.PAID:
-            invoice.status = Invoice.Status.PAID
-            invoice.paid_at = now
-            invoice.save(update_fields=["status", "paid_at", "updated_at"])
-            return "paid"
-    elif invoice.status == Invoice.Status.PAID:
-        invoice.status = Invoice.Status.ISSUED
-        invoice.paid_at = None
-        invoice.save(update_fields=["status", "paid_at", "updated_at"])
-        return "unpaid"
-    return ""
+def attempt_expected(attempt: PaymentAttempt) -> dict:
+    """What the attempt expected, as a review case keeps it."""
+    return {
+        "amount": to_wire(attempt.amount),
+        "currency": attempt.currency,
+        "merchant_reference": attempt.merchant_reference,
+        "gateway_reference": attempt.gateway_reference,
+    }
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,9 @@ class Transition:
     duplicate: bool = False
     # This transition made the invoice paid: the receipt goes out.
     paid_now: bool = False
-    # (reason, detail) for staff: see payment_emails.ALERT_TITLES.
-    alert: tuple[str, str] | None = None
+    case_opened: bool = False
+    # For staff, on commit: see payment_emails.ALERT_TITLES.
+    alerts: tuple[Alert, ...] = ()
 
 
 UNCHANGED = Transition()
@@ -145,17 +150,32 @@ CHANGED = Transition(changed=True)
 DUPLICATE = Transition(duplicate=True)
 
 
-def _complete(attempt, invoice, finding, *, now) -> Transition:
+def _mismatch(books: Books, finding: PaymentFinding, problems: list[str], *, now) -> Transition:
+    attempt = books.attempt
+    attempt.status = Status.NEEDS_REVIEW
+    attempt.status_detail = ("Gateway reports completed, but " + "; ".join(problems))[:255]
+    case = review_case_open(
+        attempt=attempt,
+        kind=ReviewCase.Kind.MISMATCH,
+        summary=f"{attempt.merchant_reference}: " + "; ".join(problems),
+        gateway_said=finding_said(finding),
+        expected=attempt_expected(attempt),
+    )
+    invoice_derive(books.invoice, now=now)
+    return Transition(
+        changed=True,
+        case_opened=case is not None,
+        alerts=(Alert(attempt_id=attempt.pk, reason="mismatch", detail=attempt.status_detail),),
+    )
+
+
+def _complete(books: Books, finding: PaymentFinding, *, now) -> Transition:
+    attempt, invoice = books.attempt, books.invoice
     if attempt.status not in COMPLETABLE:
         return DUPLICATE
     problems = _mismatches(attempt, finding)
     if problems:
-        attempt.status = Status.NEEDS_REVIEW
-        attempt.status_detail = ("Gateway reports completed, but " + "; ".join(problems))[:255]
-        if invoice.status == Invoice.Status.ISSUED:
-            invoice.status = Invoice.Status.NEEDS_REVIEW
-            invoice.save(update_fields=["status", "updated_at"])
-        return Transition(changed=True, alert=("mismatch", attempt.status_detail))
+        return _mismatch(books, finding, problems, now=now)
     if finding.gateway_reference and not attempt.gateway_reference:
         attempt.gateway_reference = finding.gateway_reference
     attempt.status = Status.COMPLETED
@@ -163,29 +183,22 @@ def _complete(attempt, invoice, finding, *, now) -> Transition:
     attempt.status_detail = (finding.detail or "Payment completed")[:255]
     attempt.confirmation_code = finding.confirmation_code[:100]
     attempt.payment_method = finding.payment_method[:60]
-    net_before = invoice_net_paid(invoice)
-    already_covered = invoice.status in (
-        Invoice.Status.PAID,
-        Invoice.Status.VOID,
-    ) or invoice.is_covered_by(net_before)
-    if not _ledger_add(attempt=attempt, kind=LedgerEntry.Kind.PAYMENT, amount=attempt.amount):
+    if not ledger_add(attempt=attempt, kind=LedgerEntry.Kind.PAYMENT, amount=attempt.amount):
         # Written by an earlier settlement whose attempt row did not keep up (restored from a
         # backup, edited by hand): the money is counted once, and the invoice was derived then.
         logger.warning("payment %s was already in the ledger", attempt.merchant_reference)
         return CHANGED
-    alert = None
-    if already_covered:
-        attempt.needs_refund = True
-        alert = (
-            "refund",
-            f"Invoice {invoice.number} was already {invoice.get_status_display().lower()}"
-            f" when {attempt.merchant_reference} completed: refund the customer.",
-        )
-    # Every ledger write takes the invoice's row lock, which we hold: the net after our entry
-    # is the net before it plus the entry, without reading the ledger again.
-    net_after = net_before + attempt.amount if attempt.currency == invoice.currency else net_before
-    paid_now = _invoice_derive(invoice, now=now, net=net_after) == "paid"
-    return Transition(changed=True, paid_now=paid_now, alert=alert)
+    was_paid = invoice.status == Invoice.Status.PAID
+    alerts = invoice_flags_derive(
+        books=books, now=now, why=f"{attempt.merchant_reference} completed"
+    )
+    derived = invoice_derive(invoice, now=now)
+    return Transition(
+        changed=True,
+        paid_now=derived == Invoice.Status.PAID and not was_paid,
+        case_opened=attempt.needs_refund,
+        alerts=tuple(alerts),
+    )
 
 
 def _fail(attempt, finding) -> Transition:
@@ -198,55 +211,106 @@ def _fail(attempt, finding) -> Transition:
     return DUPLICATE
 
 
-def _reverse(attempt, invoice, finding, *, now) -> Transition:
+def _refund_done(books: Books, refund: Refund, finding: PaymentFinding, *, now) -> Transition:
+    """The gateway reports reversed a payment with a refund in flight: that refund is done."""
+    attempt = books.attempt
+    attempt.status = Status.REVERSED
+    attempt.status_detail = f"Refunded: {refund.reference} ({refund.amount} {refund.currency})"
+    alerts = refund_complete(
+        books=books,
+        refund=refund,
+        now=now,
+        why=f"refund {refund.reference} of {attempt.merchant_reference} was completed",
+    )
+    return Transition(changed=True, alerts=tuple(alerts))
+
+
+def _chargeback(books: Books, finding: PaymentFinding, *, now) -> Transition:
+    """The gateway reversed a payment nobody asked to refund: take back what is left of it."""
+    attempt, invoice = books.attempt, books.invoice
+    left = payment_money(attempt).left
+    attempt.status = Status.REVERSED
+    attempt.status_detail = (finding.detail or "Reversed by the gateway")[:255]
+    if left > 0:
+        ledger_add(attempt=attempt, kind=LedgerEntry.Kind.REVERSAL, amount=left)
+    was_paid = invoice.status == Invoice.Status.PAID
+    audit_record(
+        actor=SYSTEM,
+        action=AuditEntry.Action.CHARGEBACK,
+        attempt=attempt,
+        reason=attempt.status_detail,
+        data={"amount": left, "currency": attempt.currency},
+    )
+    case = review_case_open(
+        attempt=attempt,
+        kind=ReviewCase.Kind.REVERSAL,
+        summary=(
+            f"{attempt.merchant_reference} was reversed by {attempt.get_gateway_display()}: "
+            f"{left} {attempt.currency} taken back"
+        ),
+        gateway_said=finding_said(finding),
+        expected=attempt_expected(attempt),
+    )
+    why = f"{attempt.merchant_reference} was reversed by {attempt.get_gateway_display()}"
+    alerts = invoice_flags_derive(books=books, now=now, why=why)
+    derived = invoice_derive(invoice, now=now)
+    unpaid = was_paid and derived not in ("", Invoice.Status.PAID)
+    detail = why + (
+        f"; invoice {invoice.number} is unpaid again."
+        if unpaid
+        else "; the invoice stays as it was."
+    )
+    return Transition(
+        changed=True,
+        case_opened=case is not None,
+        alerts=(Alert(attempt_id=attempt.pk, reason="reversal", detail=detail), *alerts),
+    )
+
+
+def _reverse(books: Books, finding: PaymentFinding, *, now) -> Transition:
+    attempt = books.attempt
     if attempt.status == Status.COMPLETED:
-        attempt.status = Status.REVERSED
-        attempt.status_detail = (finding.detail or "Reversed by the gateway")[:255]
-        _ledger_add(attempt=attempt, kind=LedgerEntry.Kind.REVERSAL, amount=attempt.amount)
-        became_unpaid = _invoice_derive(invoice, now=now) == "unpaid"
-        return Transition(
-            changed=True,
-            alert=(
-                "reversal",
-                f"{attempt.merchant_reference} was reversed by {attempt.get_gateway_display()}"
-                + (
-                    f"; invoice {invoice.number} is unpaid again."
-                    if became_unpaid
-                    else "; the invoice stays as it was."
-                ),
-            ),
+        in_flight = (
+            Refund.objects.select_for_update()
+            .filter(attempt=attempt, status=Refund.Status.REQUESTED)
+            .first()
         )
+        if in_flight is not None:
+            return _refund_done(books, in_flight, finding, now=now)
+        return _chargeback(books, finding, now=now)
     if attempt.status in FAILABLE:
         # Nothing was credited, so nothing is taken back.
         attempt.status = Status.REVERSED
         attempt.status_detail = "Reversed by the gateway before it was credited here"
         return CHANGED
+    # Already reversed (a refund done, a chargeback booked) or never credited: the unique
+    # ledger key and this state make the same news a duplicate, however often it comes.
     return DUPLICATE
 
 
-def _transition(attempt, invoice, finding: PaymentFinding, *, now) -> Transition:
+def _transition(books: Books, finding: PaymentFinding, *, now) -> Transition:
     if finding.status == PaymentStatus.COMPLETED:
-        return _complete(attempt, invoice, finding, now=now)
+        return _complete(books, finding, now=now)
     if finding.status == PaymentStatus.FAILED:
-        return _fail(attempt, finding)
+        return _fail(books.attempt, finding)
     if finding.status == PaymentStatus.REVERSED:
-        return _reverse(attempt, invoice, finding, now=now)
+        return _reverse(books, finding, now=now)
     if finding.status in (PaymentStatus.PENDING, PaymentStatus.INVALID):
         return UNCHANGED
     raise ValueError(f"unknown payment state {finding.status!r}")
 
 
 def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> SettleResult:
-    """Apply `finding` to the attempt under row locks (attempt, then invoice).
+    """Apply `finding` to the attempt under row locks (the invoice's attempts, then the invoice).
 
     Raises ValueError for a state that is not a PaymentStatus (nothing is written).
     """
     now = timezone.now()
     with transaction.atomic():
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
-        invoice = Invoice.objects.select_for_update().get(pk=attempt.invoice_id)
+        books = invoice_lock(attempt_id=attempt_id)
+        attempt, invoice = books.attempt, books.invoice
         before = attempt.status
-        outcome = _transition(attempt, invoice, finding, now=now)
+        outcome = _transition(books, finding, now=now)
         attempt.last_checked_at = now
         attempt.check_count += 1
         # The one save of the attempt for this transition, whatever moved.
@@ -267,15 +331,17 @@ def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> 
             )
         if outcome.paid_now:
             payment_emails.paid_emails_schedule(invoice_id=invoice.pk, attempt_id=attempt.pk)
-        if outcome.alert is not None:
-            reason, detail = outcome.alert
-            logger.warning("payment %s needs a person: %s", attempt.merchant_reference, reason)
-            payment_emails.staff_alert_schedule(attempt_id=attempt.pk, reason=reason, detail=detail)
+        for alert in outcome.alerts:
+            logger.warning(
+                "payment %s needs a person: %s", attempt.merchant_reference, alert.reason
+            )
+        alerts_schedule(list(outcome.alerts))
     return SettleResult(
         attempt=attempt,
         changed=outcome.changed,
         duplicate=outcome.duplicate,
         paid_now=outcome.paid_now,
+        case_opened=outcome.case_opened,
     )
 
 

@@ -29,6 +29,7 @@ from wetech.payments.gateways.base import (
     PushLimits,
 )
 from wetech.payments.gateways.registry import UnknownGateway, configured_gateways, gateway_named
+from wetech.sales.selectors import invoice_balance_due
 
 logger = logging.getLogger("wetech.payments")
 
@@ -94,6 +95,10 @@ def _attempt_open(
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if not locked.is_payable:
             raise PaymentNotAllowed(f"invoice {locked.number} is {locked.status}")
+        # The total, or what is left of it after an accepted short payment.
+        amount = invoice_balance_due(locked)
+        if amount <= 0:
+            raise PaymentNotAllowed(f"invoice {locked.number} has nothing left to pay")
         if guard is not None:
             guard(locked, now)
         for old in replaced:
@@ -106,7 +111,7 @@ def _attempt_open(
                     invoice=locked,
                     gateway=gateway,
                     merchant_reference=new_merchant_reference(locked.number),
-                    amount=locked.total,
+                    amount=amount,
                     currency=locked.currency,
                     expires_at=now + timedelta(minutes=settings.PAYMENT_ATTEMPT_TTL_MINUTES),
                     **fields,

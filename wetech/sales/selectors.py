@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from wetech.models import Invoice, PaymentAttempt, Refund, Service
+from wetech.models.invoices import LedgerTotals
 from wetech.money import quantize, to_wire
 
 # How many attempts the page and the status JSON show; older ones are in the back office.
@@ -23,16 +24,40 @@ def service_list_offered() -> QuerySet[Service]:
     return Service.objects.active()
 
 
-def invoice_net_paid(invoice: Invoice) -> Decimal:
-    """What the ledger holds for the invoice: payments minus reversals and refunds, in the
-    invoice's currency (entries in another currency do not count). One query."""
-    net = (
+def invoice_ledger_totals(invoice: Invoice) -> LedgerTotals:
+    """The invoice's payments, reversals and completed refunds in its own currency (entries in
+    another currency do not count). One query."""
+    payments, reversals, refunds = (
         Invoice.objects.with_ledger_net()
         .filter(pk=invoice.pk)
-        .values_list("ledger_net", flat=True)
+        .values_list("ledger_payments", "ledger_reversals", "ledger_refunds")
         .get()
     )
-    return quantize(net)
+    return LedgerTotals(
+        payments=quantize(payments), reversals=quantize(reversals), refunds=quantize(refunds)
+    )
+
+
+def invoice_net_paid(invoice: Invoice) -> Decimal:
+    """What WeTech holds for the invoice: payments minus reversals and completed refunds, in the
+    invoice's currency. One query."""
+    return invoice_ledger_totals(invoice).held
+
+
+def invoice_refunds_in_flight(invoice: Invoice) -> Decimal:
+    """Money requested back from a gateway for this invoice and not yet confirmed."""
+    amounts = Refund.objects.filter(
+        invoice=invoice, status=Refund.Status.REQUESTED, currency=invoice.currency
+    ).values_list("amount", flat=True)
+    return quantize(sum(amounts, Decimal("0.00")))
+
+
+def invoice_balance_due(invoice: Invoice) -> Decimal:
+    """What a new payment of the invoice must bring: the total, or what is left of it after an
+    accepted short payment."""
+    return invoice.balance_due(
+        invoice_ledger_totals(invoice), refunds_in_flight=invoice_refunds_in_flight(invoice)
+    )
 
 
 def invoice_public_get(*, token: str) -> Invoice | None:
@@ -73,16 +98,23 @@ def invoice_attempts_latest(invoice: Invoice) -> list[PaymentAttempt]:
 def invoice_payment_state(
     invoice: Invoice, *, attempts: list[PaymentAttempt] | None = None
 ) -> dict:
-    """What the invoice page shows about paying: the latest attempt, and whether it is still
-    open or has failed. `attempts`: `invoice_attempts_latest` when the caller has it already."""
+    """What the invoice page shows about paying: the latest attempt, whether it is still open or
+    has failed, and what is left to pay. `attempts`: `invoice_attempts_latest` when the caller
+    has it already."""
     Status = PaymentAttempt.Status
     if attempts is None:
         attempts = invoice_attempts_latest(invoice)
     latest = attempts[0] if attempts else None
+    # Only money already received (an accepted short payment) leaves less than the total to
+    # pay: the ledger is read only then, so an unpaid invoice's page costs no more queries.
+    received = any(a.status in (Status.COMPLETED, Status.REVERSED) for a in attempts)
     return {
         "latest_attempt": latest,
         "waiting": latest is not None and latest.is_open,
         "failed": latest is not None and latest.status in (Status.FAILED, Status.EXPIRED),
+        "balance_due": invoice_balance_due(invoice)
+        if received and invoice.is_payable
+        else invoice.total,
     }
 
 
@@ -96,22 +128,26 @@ def invoice_document(invoice: Invoice, *, attempts: list[PaymentAttempt] | None 
     """
     if attempts is None:
         attempts = invoice_attempts_latest(invoice)
-    receipt = None
-    if invoice.status in (Invoice.Status.PAID, Invoice.Status.REFUNDED):
-        receipt = next(
-            (
-                attempt
-                for attempt in attempts
-                if attempt.status == PaymentAttempt.Status.COMPLETED and not attempt.needs_refund
-            ),
-            None,
-        )
     refunds = []
     if attempts:
         refunds = list(
             Refund.objects.filter(invoice=invoice, status=Refund.Status.COMPLETED)
             .select_related("credit_note")
             .order_by("completed_at", "pk")
+        )
+    # A payment refunded through the gateway's API is reported reversed by the gateway: on a
+    # refunded invoice it is still the payment the receipt is for.
+    refunded_payments = {refund.attempt_id for refund in refunds}
+    receipt = None
+    if invoice.status in (Invoice.Status.PAID, Invoice.Status.REFUNDED):
+        receipt = next(
+            (
+                attempt
+                for attempt in attempts
+                if (attempt.status == PaymentAttempt.Status.COMPLETED and not attempt.needs_refund)
+                or attempt.pk in refunded_payments
+            ),
+            None,
         )
     return {
         "invoice": invoice,

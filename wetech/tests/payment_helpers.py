@@ -73,6 +73,8 @@ class FakePesapal:
         self.status_calls = []
         self.statuses = {}
         self.submit_error = None
+        self.refunds = []
+        self.refund_error = None
 
     def submit_order(self, order):
         if self.submit_error is not None:
@@ -118,6 +120,20 @@ class FakePesapal:
     def cancel_order(self, order_tracking_id):
         self.cancelled.append(order_tracking_id)
         return "Order cancelled successfully"
+
+    def refund(self, *, confirmation_code, amount, username, remarks):
+        with self._lock:
+            self.refunds.append(
+                {
+                    "confirmation_code": confirmation_code,
+                    "amount": amount,
+                    "username": username,
+                    "remarks": remarks,
+                }
+            )
+        if self.refund_error is not None:
+            raise self.refund_error
+        return "Refund request successfully"
 
 
 class FakeAzamPay:

@@ -469,6 +469,9 @@ class AzamPayGateway(PaymentGateway):
     push_to_phone = True
     # The push may have reached the phone; its callback will carry our reference.
     pending_after_unknown_start = True
+    # No refund API for collections: staff send the money back by hand and record the
+    # mobile-money reference of that transfer.
+    supports_refund_api = False
 
     def is_configured(self) -> bool:
         return not missing_settings(SETTINGS)

@@ -161,6 +161,33 @@ class ParsedNotification:
 
 
 @dataclass(frozen=True)
+class RefundRequestData:
+    """One refund to ask a gateway for: `amount` of the payment named by its references, asked
+    by `username` (a person: the gateway keeps who initiated it) for `remarks`."""
+
+    merchant_reference: str
+    gateway_reference: str
+    confirmation_code: str
+    amount: Decimal
+    currency: str
+    username: str
+    remarks: str
+    # Ours, unique per refund (the ledger's key for it).
+    refund_reference: str
+
+    def __post_init__(self):
+        require_decimal("amount", self.amount)
+
+
+@dataclass(frozen=True)
+class RefundAccepted:
+    """The gateway queued the refund; it is only done once the gateway reports the payment
+    reversed. `message` is the gateway's own words."""
+
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class PushLimits:
     """How many push prompts one invoice and one phone may get in a window (0: no limit)."""
 
@@ -242,3 +269,35 @@ class PaymentGateway(ABC):
     def push_limits(self) -> PushLimits | None:
         """Limits on prompts to one invoice and one phone (push gateways); None: no limits."""
         return None
+
+    # --- refunds --------------------------------------------------------------------------------
+
+    # True: `request_refund` asks the gateway, and the refund is done when the gateway reports
+    # the payment reversed. False: staff refund by hand and record it with its reference.
+    supports_refund_api: bool = False
+
+    def refund_problem(
+        self,
+        *,
+        payment_method: str,
+        amount: Decimal,
+        collected: Decimal,
+        confirmation_code: str = "",
+        earlier_refunds: int = 0,
+    ) -> str:
+        """Why this gateway cannot refund `amount` of a completed payment that collected
+        `collected` through `payment_method` (its own word for it), or "" when it can.
+
+        `earlier_refunds` counts this payment's refunds requested or done through the gateway.
+        """
+        if amount <= 0:
+            return "a refund must be more than nothing"
+        if amount > collected:
+            return f"{self.label} cannot refund more than it collected ({collected})"
+        return ""
+
+    def request_refund(self, request: RefundRequestData) -> RefundAccepted:
+        """Ask the gateway to refund. Raises GatewayRejected when it refuses, GatewayError when
+        it cannot be asked (GatewayOutcomeUnknown when it may have queued it). Never inside a
+        transaction."""
+        raise GatewayRejected(f"{self.label} has no refund API", gateway=self.name)

@@ -32,6 +32,8 @@ from wetech.payments.gateways.base import (
     PaymentGateway,
     PaymentRequest,
     PaymentStatus,
+    RefundAccepted,
+    RefundRequestData,
     StartedPayment,
 )
 from wetech.payments.gateways.clients import (
@@ -78,6 +80,30 @@ _STATUS_BY_DESCRIPTION = {
     "invalid": PaymentStatus.INVALID,
     "pending": PaymentStatus.PENDING,
 }
+
+# Pesapal's `payment_method` words (gateways.md A8: "MpesaKE", "Visa", ...), read as one word of
+# lowercase letters: a mobile-money payment can only be refunded in full (A9). Unknown words
+# count as cards; Pesapal itself refuses what it does not allow.
+_MOBILE_MONEY_METHOD_WORDS = (
+    "mpesa",
+    "airtel",
+    "tigo",
+    "mixx",
+    "halopesa",
+    "ttcl",
+    "tpesa",
+    "ezypesa",
+    "azampesa",
+    "mtn",
+    "equitel",
+    "mobilemoney",
+)
+
+
+def is_mobile_money(payment_method: str) -> bool:
+    word = re.sub(r"[^a-z]", "", (payment_method or "").lower())
+    return any(fragment in word for fragment in _MOBILE_MONEY_METHOD_WORDS)
+
 
 _SAFE_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,50}")
 
@@ -649,6 +675,43 @@ class PesapalGateway(PaymentGateway):
 
     def cancel(self, gateway_reference: str) -> None:
         get_pesapal_client().cancel_order(gateway_reference)
+
+    # RefundRequest (gateways.md A9): queued by "200", done when the payment turns REVERSED.
+    supports_refund_api = True
+
+    def refund_problem(
+        self,
+        *,
+        payment_method: str,
+        amount: Decimal,
+        collected: Decimal,
+        confirmation_code: str = "",
+        earlier_refunds: int = 0,
+    ) -> str:
+        problem = super().refund_problem(
+            payment_method=payment_method, amount=amount, collected=collected
+        )
+        if problem:
+            return problem
+        if not confirmation_code:
+            return "Pesapal gave no confirmation code for this payment, and a refund needs it"
+        if earlier_refunds:
+            return "Pesapal refunds a payment once, and this one already has a refund"
+        if is_mobile_money(payment_method) and amount != collected:
+            return (
+                f"Pesapal refunds a mobile-money payment ({payment_method}) in full only: "
+                f"{collected}, not {amount}"
+            )
+        return ""
+
+    def request_refund(self, request: RefundRequestData) -> RefundAccepted:
+        message = get_pesapal_client().refund(
+            confirmation_code=request.confirmation_code,
+            amount=request.amount,
+            username=request.username,
+            remarks=request.remarks,
+        )
+        return RefundAccepted(message=message)
 
     def acknowledge(
         self, parsed: ParsedNotification, *, processed: bool, result: str

@@ -28,7 +28,8 @@ from wetech.tests.payment_helpers import configure_gateways, install_fakes, issu
 Status = PaymentAttempt.Status
 
 # Runs in the child process: the real settlement, with the step after the ledger insert
-# (deriving the invoice's paid state) replaced by the worker's sudden death.
+# (deriving the payments' flags, then the invoice's paid state) replaced by the worker's sudden
+# death.
 CRASHING_SETTLEMENT = textwrap.dedent(
     """
     import os, signal
@@ -44,11 +45,11 @@ CRASHING_SETTLEMENT = textwrap.dedent(
     pesapal.answer(attempt, PaymentStatus.COMPLETED)
     pesapal_gateway.get_pesapal_client = lambda: pesapal
 
-    def killed(invoice, *, now, net=None):
+    def killed(*, books, now, why):
         print("ledger entries inside the transaction:", LedgerEntry.objects.count(), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    settlement._invoice_derive = killed
+    settlement.invoice_flags_derive = killed
     attempt_recheck(attempt=attempt)
     print("the worker survived", flush=True)
     """

@@ -5,14 +5,16 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from wetech.models import Invoice, LedgerEntry, PaymentAttempt
+from wetech.models import Invoice, LedgerEntry, PaymentAttempt, Refund
 from wetech.payments.gateways.base import GatewayUnavailable, PaymentStatus
 from wetech.payments.reconcile import attempt_backoff, attempts_reconcile
+from wetech.payments.refunds import refund_request
 from wetech.payments.start import payment_start
-from wetech.tests.email_helpers import delivered
+from wetech.tests.email_helpers import delivered, outbox_deliver
 from wetech.tests.payment_helpers import issued_invoice
 
 Status = PaymentAttempt.Status
@@ -130,3 +132,68 @@ def test_unaskable_attempts_still_expire(fakes):
 def test_negative_older_than_is_refused(db):
     with pytest.raises(CommandError):
         _run("--older-than", "-1")
+
+
+# --- refunds in flight ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def refund_in_flight(pesapal, attempt):
+    pesapal.answer(attempt, PaymentStatus.COMPLETED, payment_method="Visa")
+    attempts_reconcile()
+    attempt.refresh_from_db()
+    assert attempt.status == Status.COMPLETED
+    return refund_request(attempt=attempt, reason="Cancelled", actor="amina")
+
+
+def test_a_refund_in_flight_is_polled_until_the_gateway_reports_it_reversed(
+    pesapal, attempt, refund_in_flight, django_capture_on_commit_callbacks
+):
+    later = timezone.now() + timedelta(hours=1)
+    calls = len(pesapal.status_calls)
+    # Pesapal still says completed: asked, nothing changes, nobody is needed.
+    report = attempts_reconcile(now=later)
+    assert (report.checked, report.changed, report.needs_person) == (1, 0, [])
+    assert len(pesapal.status_calls) == calls + 1
+
+    pesapal.answer(attempt, PaymentStatus.REVERSED)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = attempts_reconcile(now=later + timedelta(hours=6))
+
+    assert report.changed == 1 and report.ok
+    assert f"{attempt.merchant_reference} (pesapal): completed -> reversed" in report.lines
+    refund_in_flight.refresh_from_db()
+    assert refund_in_flight.status == Refund.Status.COMPLETED
+    assert Invoice.objects.get().status == Invoice.Status.REFUNDED
+    assert [m.subject for m in delivered() if m.subject.startswith("Refund:")]
+    # Done: it is not asked about again.
+    assert attempts_reconcile(now=later + timedelta(days=1)).checked == 0
+
+
+def test_staff_are_told_once_when_a_refund_waits_too_long(
+    settings, pesapal, attempt, refund_in_flight
+):
+    settings.REFUND_ALERT_AFTER_DAYS = 7
+    outbox_deliver()
+    mail.outbox.clear()
+    requested = refund_in_flight.requested_at
+
+    with time_machine.travel(requested + timedelta(days=6, hours=23), tick=False):
+        assert _run() and outbox_deliver() == []
+    with (
+        time_machine.travel(requested + timedelta(days=7, hours=1), tick=False),
+        pytest.raises(CommandError, match=r"1 payment\(s\) need a person"),
+    ):
+        _run()
+    with time_machine.travel(requested + timedelta(days=9), tick=False):
+        _run()
+        # Queued at day 7 (the worker sends what is due; the clock is still days ahead here).
+        (alert,) = outbox_deliver()
+    assert alert.to == ["accounts@wetech.co.tz"]
+    assert alert.subject == (
+        f"A refund is still waiting: TZS 413,000 of {attempt.merchant_reference} "
+        f"(invoice {attempt.invoice.number})"
+    )
+    assert f"Refund {refund_in_flight.reference} was asked of the gateway 7 days ago" in alert.body
+    refund_in_flight.refresh_from_db()
+    assert refund_in_flight.alerted_at is not None

@@ -2,7 +2,16 @@ from decimal import Decimal
 
 import pytest
 
-from wetech.models import Client, Invoice, InvoiceLine, InvoiceLocked, LedgerEntry, PaymentAttempt
+from wetech.models import (
+    Client,
+    Invoice,
+    InvoiceLine,
+    InvoiceLocked,
+    LedgerEntry,
+    PaymentAttempt,
+    ReviewCase,
+)
+from wetech.models.invoices import LedgerTotals
 from wetech.money import quantize
 from wetech.sales.invoicing import invoice_issue, invoice_totals_compute
 
@@ -208,10 +217,18 @@ def test_the_ledger_net_in_sql_is_payments_less_reversals_and_refunds_in_its_cur
 
     rows = {row.pk: row for row in Invoice.objects.with_ledger_net()}
 
-    assert quantize(rows[invoice.pk].ledger_net) == Decimal("117.95")
-    assert rows[invoice.pk].ledger_covers is False
+    row = rows[invoice.pk]
+    assert [quantize(row.ledger_payments), quantize(row.ledger_reversals)] == [
+        Decimal("168.10"),
+        Decimal("50.10"),
+    ]
+    assert quantize(row.ledger_refunds) == Decimal("0.05")
+    assert quantize(row.ledger_net) == Decimal("117.95")
+    # P - R covers the total: a partial refund keeps an invoice paid.
+    assert (row.ledger_covers, row.ledger_refunded, row.ledger_status) == (True, False, "paid")
     assert quantize(rows[untouched.pk].ledger_net) == Decimal("0.00")
     assert rows[untouched.pk].ledger_covers is False
+    assert rows[untouched.pk].ledger_status == "issued"
 
 
 @pytest.mark.parametrize(
@@ -234,3 +251,76 @@ def test_the_sql_rule_agrees_with_is_covered_by(amounts, covered):
     assert row.ledger_covers is covered
     assert invoice.is_covered_by(quantize(row.ledger_net)) is covered
     assert list(Invoice.objects.with_ledger_net().filter(ledger_covers=covered)) == [invoice]
+
+
+# P, R, F against a total of 118.00; (review case open?) -> status.
+LEDGER_RULE = [
+    (("0", "0", "0"), False, "issued"),
+    (("0", "0", "0"), True, "needs_review"),
+    (("118.00", "0", "0"), False, "paid"),
+    (("118.00", "0", "0"), True, "paid"),  # an open case on a paid invoice leaves it paid
+    (("117.99", "0", "0"), False, "issued"),
+    (("118.00", "0", "18.00"), False, "paid"),  # a partial refund keeps it paid
+    (("118.00", "0", "118.00"), False, "refunded"),
+    (("118.00", "0", "118.00"), True, "refunded"),
+    (("236.00", "0", "118.00"), False, "paid"),  # paid twice, one refunded
+    (("236.00", "118.00", "0"), False, "paid"),  # paid twice, one charged back
+    (("236.00", "118.00", "118.00"), False, "refunded"),
+    (("118.00", "118.00", "0"), False, "issued"),  # charged back
+    (("118.00", "118.00", "0"), True, "needs_review"),
+    (("50.00", "0", "50.00"), False, "refunded"),  # a short payment given back
+]
+
+
+@pytest.mark.parametrize(("amounts", "review_open", "status"), LEDGER_RULE)
+def test_the_ledger_rule(amounts, review_open, status):
+    payments, reversals, refunds = (Decimal(a) for a in amounts)
+    totals = LedgerTotals(payments=payments, reversals=reversals, refunds=refunds)
+    invoice = Invoice(total=Decimal("118.00"), status=Invoice.Status.ISSUED)
+    assert invoice.status_from_ledger(totals, review_open=review_open) == status
+    assert totals.held == payments - reversals - refunds
+
+
+@pytest.mark.parametrize("status", [Invoice.Status.DRAFT, Invoice.Status.VOID])
+def test_draft_and_void_stay_whatever_the_ledger(status):
+    totals = LedgerTotals(payments=Decimal("118.00"))
+    invoice = Invoice(total=Decimal("118.00"), status=status)
+    assert invoice.status_from_ledger(totals, review_open=True) == status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("amounts", "review_open", "status"), LEDGER_RULE)
+def test_the_sql_status_is_the_ledger_rule(amounts, review_open, status):
+    invoice = invoice_issue(invoice=_draft())  # TZS 118.00
+    kinds = (LedgerEntry.Kind.PAYMENT, LedgerEntry.Kind.REVERSAL, LedgerEntry.Kind.REFUND)
+    _ledger(
+        invoice, *[(kind, a, "TZS") for kind, a in zip(kinds, amounts, strict=True) if Decimal(a)]
+    )
+    if review_open:
+        ReviewCase.objects.create(
+            invoice=invoice,
+            attempt=invoice.payment_attempts.get(),
+            kind=ReviewCase.Kind.MISMATCH,
+            summary="test",
+        )
+
+    row = Invoice.objects.with_ledger_net().get(pk=invoice.pk)
+
+    assert row.ledger_status == status
+    assert row.review_open is review_open
+
+
+@pytest.mark.parametrize(
+    ("held", "in_flight", "due"),
+    [
+        ("0", "0", "118.00"),
+        ("50.00", "0", "68.00"),  # an accepted short payment leaves a balance
+        ("50.00", "50.00", "118.00"),  # money on its way back is not held
+        ("118.00", "0", "0.00"),
+        ("200.00", "0", "0.00"),
+    ],
+)
+def test_the_balance_due(held, in_flight, due):
+    invoice = Invoice(total=Decimal("118.00"))
+    totals = LedgerTotals(payments=Decimal(held))
+    assert invoice.balance_due(totals, refunds_in_flight=Decimal(in_flight)) == Decimal(due)

@@ -16,6 +16,7 @@ from wetech.models import (
     InvoiceLine,
     LedgerEntry,
     PaymentAttempt,
+    ReviewCase,
 )
 from wetech.ops import integrity
 from wetech.ops.integrity import Finding, integrity_audit, invoice_numbers_audit
@@ -200,10 +201,13 @@ def test_paid_without_a_paid_time_is_found(world):
 
 
 def test_a_reversal_makes_a_paid_invoice_uncovered(world):
+    PaymentAttempt.objects.filter(pk=world.paid_attempt.pk).update(
+        status=PaymentAttempt.Status.REVERSED
+    )
     LedgerEntry.objects.create(
         invoice=world.paid,
         attempt=world.paid_attempt,
-        kind=LedgerEntry.Kind.REFUND,
+        kind=LedgerEntry.Kind.REVERSAL,
         amount=Decimal("13000"),
         currency="TZS",
         gateway="pesapal",
@@ -214,6 +218,83 @@ def test_a_reversal_makes_a_paid_invoice_uncovered(world):
             "invoice_paid_not_covered",
             world.paid.number,
             "Marked paid, but its ledger nets 400,000.00 of 413,000.00 TZS.",
+        )
+    ]
+
+
+def _refund_entry(world, amount):
+    LedgerEntry.objects.create(
+        invoice=world.paid,
+        attempt=world.paid_attempt,
+        kind=LedgerEntry.Kind.REFUND,
+        amount=Decimal(amount),
+        currency="TZS",
+        gateway="pesapal",
+        gateway_reference=f"RF-{amount}",
+    )
+
+
+def test_a_partial_refund_keeps_a_paid_invoice_paid(world):
+    _refund_entry(world, "13000")
+    assert integrity_audit() == []
+
+
+def test_a_full_refund_left_paid_is_found(world):
+    _refund_entry(world, "413000")
+    assert integrity_audit() == [
+        Finding(
+            "invoice_refunded_not_marked",
+            world.paid.number,
+            "Its ledger refunded 413,000.00 of 413,000.00 collected, but it is paid.",
+        )
+    ]
+
+
+def test_refunded_without_a_refund_in_the_ledger_is_found(world):
+    Invoice.objects.filter(pk=world.paid.pk).update(status=Status.REFUNDED)
+    Invoice.objects.filter(pk=world.unpaid.pk).update(status=Status.REFUNDED)
+    assert integrity_audit() == [
+        Finding(
+            "invoice_refunded_not_by_ledger",
+            world.paid.number,
+            "Marked refunded, but its ledger holds 413,000.00 of 413,000.00 TZS after refunds "
+            "of 0.00.",
+        ),
+        Finding(
+            "invoice_refunded_not_by_ledger",
+            world.unpaid.number,
+            "Marked refunded, but its ledger holds 0.00 of 141,600.59 TZS after refunds of 0.00.",
+        ),
+    ]
+
+
+def test_a_refunded_invoice_is_clean_and_keeps_its_number(world):
+    _refund_entry(world, "413000")
+    Invoice.objects.filter(pk=world.paid.pk).update(status=Status.REFUNDED)
+    assert integrity_audit() == []
+
+
+def test_review_state_follows_the_open_cases(world):
+    Invoice.objects.filter(pk=world.unpaid.pk).update(status=Status.NEEDS_REVIEW)
+    assert integrity_audit() == [
+        Finding(
+            "invoice_review_without_case",
+            world.unpaid.number,
+            "In review, but no review case is open on it.",
+        )
+    ]
+    Invoice.objects.filter(pk=world.unpaid.pk).update(status=Status.ISSUED)
+    ReviewCase.objects.create(
+        invoice=world.unpaid,
+        attempt=world.open_attempt,
+        kind=ReviewCase.Kind.MISMATCH,
+        summary="amount 1 instead of 141600.59",
+    )
+    assert integrity_audit() == [
+        Finding(
+            "invoice_case_not_in_review",
+            world.unpaid.number,
+            "A review case is open on it, but it is issued.",
         )
     ]
 

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.test import RequestFactory
 
-from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
+from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt, ReviewCase
 from wetech.payments.gateways.base import (
     GatewayRejected,
     GatewayUnavailable,
@@ -223,7 +223,10 @@ class TestSettle:
         attempt.refresh_from_db()
         invoice.refresh_from_db()
         assert attempt.status == Status.REVERSED
-        assert invoice.status == Invoice.Status.ISSUED and invoice.paid_at is None
+        # Unpaid again, and in review while its chargeback case is open.
+        assert invoice.status == Invoice.Status.NEEDS_REVIEW and invoice.paid_at is None
+        case = ReviewCase.objects.get()
+        assert (case.kind, case.attempt, case.status) == ("reversal", attempt, "open")
         assert sorted(LedgerEntry.objects.values_list("kind", flat=True)) == [
             "payment",
             "reversal",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.test import RequestFactory
 
-from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
+from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt, ReviewCase
 from wetech.payments.gateways.base import (
     AttemptRef,
     MalformedNotification,
@@ -23,11 +23,14 @@ from wetech.payments.gateways.base import (
     PaymentGateway,
     PaymentRequest,
     PaymentStatus,
+    RefundAccepted,
+    RefundRequestData,
     StartedPayment,
 )
 from wetech.payments.gateways.registry import configured_gateways, gateway_named, registered
 from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.reconcile import attempt_recheck, attempts_reconcile
+from wetech.payments.refunds import refund_request
 from wetech.payments.start import payment_options, payment_start
 from wetech.sales.selectors import invoice_net_paid
 from wetech.tests.email_helpers import delivered
@@ -188,7 +191,9 @@ def test_start_notification_settlement_duplicate_and_reversal(
     assert attempt.status == Status.REVERSED
     assert sorted(LedgerEntry.objects.values_list("kind", flat=True)) == ["payment", "reversal"]
     invoice.refresh_from_db()
-    assert invoice.status == Invoice.Status.ISSUED and invoice.paid_at is None
+    # Unpaid again, and in review while its chargeback case is open.
+    assert invoice.status == Invoice.Status.NEEDS_REVIEW and invoice.paid_at is None
+    assert ReviewCase.objects.get().kind == ReviewCase.Kind.REVERSAL
     assert invoice_net_paid(invoice) == Decimal("0.00")
     alerts = _emails("Action needed")
     assert len(alerts) == 1 and "reversed" in alerts[0].subject
@@ -283,3 +288,51 @@ def test_an_empty_reference_never_matches_an_attempt_not_yet_named(testpay, invo
     assert (outcome.result, outcome.attempt) == (Result.IGNORED, None)
     assert outcome.notification.error == "unknown gateway_reference"
     assert PaymentAttempt.objects.get().status == Status.PENDING
+
+
+class RefundingTestPay(TestPay):
+    """TestPay with a refund API: a refund it takes turns the order "charged_back" later."""
+
+    __test__ = False
+    name = "testpay"
+    supports_refund_api = True
+
+    def __init__(self):
+        super().__init__()
+        self.refund_requests: list[RefundRequestData] = []
+
+    def request_refund(self, request: RefundRequestData) -> RefundAccepted:
+        self.refund_requests.append(request)
+        return RefundAccepted(message="TestPay queued it")
+
+
+@pytest.mark.django_db
+def test_a_refund_through_a_third_gateway_completes_on_its_reversal(
+    settings, invoice, django_capture_on_commit_callbacks
+):
+    settings.STAFF_EMAILS = ["accounts@wetech.co.tz"]
+    settings.GATEWAY_STATUS_COALESCE_SECONDS = 0
+    with registered(RefundingTestPay()) as testpay:
+        attempt = payment_start(invoice=invoice, gateway="testpay").attempt
+        testpay.orders["tp-1"]["word"] = "paid"
+        _notify("tp-1")
+        attempt.refresh_from_db()
+
+        refund = refund_request(attempt=attempt, reason="Cancelled", actor="amina")
+        (sent,) = testpay.refund_requests
+        assert (sent.confirmation_code, sent.amount, sent.username, sent.refund_reference) == (
+            "TP-CONF-1",
+            Decimal("413000.00"),
+            "amina",
+            refund.reference,
+        )
+
+        testpay.orders["tp-1"]["word"] = "charged_back"
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _notify("tp-1").result == Result.APPLIED
+
+    refund.refresh_from_db()
+    assert refund.status == "completed"
+    assert sorted(LedgerEntry.objects.values_list("kind", flat=True)) == ["payment", "refund"]
+    assert Invoice.objects.get().status == Invoice.Status.REFUNDED
+    assert not ReviewCase.objects.exists()

@@ -20,6 +20,7 @@ from wetech.sales.documents import (
 )
 from wetech.sales.invoicing import invoice_issue
 from wetech.sales.leads import lead_capture
+from wetech.sales.selectors import invoice_document
 from wetech.tests.document_helpers import pdf_text
 from wetech.tests.lead_helpers import make_service
 
@@ -179,6 +180,21 @@ def test_a_refunded_invoice_keeps_its_receipt_and_says_so(invoice):
     assert "REFUNDED" in text
     assert "Status\nPaid, then refunded" in text
     assert "CN-2026-00008" in text
+
+
+def test_a_payment_refunded_through_the_gateway_keeps_its_receipt(invoice):
+    """The gateway reports a payment it refunded as reversed: still the receipt's payment."""
+    attempt = paid(invoice)
+    note = refunded(attempt, amount="1770000.00", number="CN-2026-00009")
+    Refund.objects.filter(pk=note.refund_id).update(method=Refund.Method.GATEWAY)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.REVERSED)
+    Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.REFUNDED)
+    invoice.refresh_from_db()
+
+    document = invoice_document(invoice)
+
+    assert document["receipt"] == attempt
+    assert [refund.credit_note.number for refund in document["refunds"]] == ["CN-2026-00009"]
 
 
 def test_names_beyond_western_european_letters_print_as_typed(company):

@@ -162,10 +162,12 @@ class TestStatusPayload:
 
 class TestPaymentState:
     def test_no_attempt_yet(self):
-        assert invoice_payment_state(_issued()) == {
+        invoice = _issued()
+        assert invoice_payment_state(invoice) == {
             "latest_attempt": None,
             "waiting": False,
             "failed": False,
+            "balance_due": invoice.total,
         }
 
     @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from wetech.payments.gateways.base import (
     MalformedNotification,
     PaymentFinding,
     PaymentStatus,
+    RefundRequestData,
 )
 from wetech.payments.gateways.registry import gateway_named
 
@@ -381,3 +382,30 @@ def test_with_a_status_answer_it_decides_and_the_callback_supplies_what_is_check
     )
     # Without an answer (off, or it failed) the callback is the finding.
     assert gateway.judge(parsed, ref, None) == parsed.finding
+
+
+def test_azampay_has_no_refund_api():
+    gateway = gateway_named("azampay")
+    assert gateway.supports_refund_api is False
+    # What staff send back by hand is bounded only by what was collected.
+    assert (
+        gateway.refund_problem(
+            payment_method="Mpesa", amount=Decimal("100"), collected=Decimal("413000")
+        )
+        == ""
+    )
+    assert gateway.refund_problem(
+        payment_method="Mpesa", amount=Decimal("413001"), collected=Decimal("413000")
+    ) == ("AzamPay cannot refund more than it collected (413000)")
+    request = RefundRequestData(
+        merchant_reference="WT-2026-00042-A1",
+        gateway_reference="tx-1",
+        confirmation_code="MNO12345",
+        amount=Decimal("1"),
+        currency="TZS",
+        username="amina",
+        remarks="x",
+        refund_reference="WT-2026-00042-RF00000001",
+    )
+    with pytest.raises(GatewayRejected, match="AzamPay has no refund API"):
+        gateway.request_refund(request)

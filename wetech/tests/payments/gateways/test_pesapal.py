@@ -10,8 +10,15 @@ from wetech.payments.gateways.base import (
     GatewayOutcomeUnknown,
     GatewayRejected,
     PaymentStatus,
+    RefundAccepted,
+    RefundRequestData,
 )
-from wetech.payments.gateways.pesapal import BillingAddress, OrderRequest
+from wetech.payments.gateways.pesapal import (
+    BillingAddress,
+    OrderRequest,
+    PesapalGateway,
+    is_mobile_money,
+)
 
 from .conftest import PESAPAL_BASE, add_pesapal_token, fixture_json, fixture_text
 
@@ -440,3 +447,86 @@ def test_nothing_secret_is_logged(http, pesapal, caplog):
 
     for secret in (TOKEN, "test-consumer-secret", "test-consumer-key", "476173**0010"):
         assert secret not in caplog.text
+
+
+# --- refunds through the gateway interface --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "mobile"),
+    [
+        ("MpesaKE", True),
+        ("MpesaTZ", True),
+        ("M-Pesa", True),
+        ("Airtel Money", True),
+        ("TigoPesaTZ", True),
+        ("Mixx by Yas", True),
+        ("HaloPesa", True),
+        ("Visa", False),
+        ("MasterCard", False),
+        ("", False),
+    ],
+)
+def test_mobile_money_is_read_from_pesapals_payment_method_words(word, mobile):
+    assert is_mobile_money(word) is mobile
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({}, ""),
+        ({"amount": Decimal("100.00")}, ""),  # a card may be refunded in part
+        ({"amount": Decimal("0")}, "a refund must be more than nothing"),
+        ({"amount": Decimal("413000.01")}, "Pesapal cannot refund more than it collected"),
+        ({"confirmation_code": ""}, "Pesapal gave no confirmation code for this payment"),
+        ({"earlier_refunds": 1}, "Pesapal refunds a payment once, and this one already has"),
+        ({"payment_method": "MpesaTZ", "amount": Decimal("100.00")}, "in full only"),
+        ({"payment_method": "MpesaTZ"}, ""),
+    ],
+)
+def test_pesapal_refund_rules(changes, problem):
+    values = {
+        "payment_method": "Visa",
+        "amount": Decimal("413000.00"),
+        "collected": Decimal("413000.00"),
+        "confirmation_code": "6513008693186320103009",
+        "earlier_refunds": 0,
+        **changes,
+    }
+    found = PesapalGateway().refund_problem(**values)
+    assert problem in found if problem else found == ""
+
+
+def test_the_gateway_sends_the_refund_request(http, settings):
+    settings.PESAPAL_BASE_URL = PESAPAL_BASE
+    settings.PESAPAL_CONSUMER_KEY = "test-consumer-key"
+    settings.PESAPAL_CONSUMER_SECRET = "test-consumer-secret"
+    add_pesapal_token(http)
+    http.post(
+        f"{PESAPAL_BASE}/api/Transactions/RefundRequest",
+        body=fixture_text("pesapal/refund_ok.json"),
+        content_type="application/json",
+    )
+    gateway = PesapalGateway()
+
+    accepted = gateway.request_refund(
+        RefundRequestData(
+            merchant_reference="WT-2026-00042-A1",
+            gateway_reference=TRACKING_ID,
+            confirmation_code="6513008693186320103009",
+            amount=Decimal("413000"),
+            currency="TZS",
+            username="amina",
+            remarks="Service cancelled",
+            refund_reference="WT-2026-00042-RF00000001",
+        )
+    )
+
+    assert gateway.supports_refund_api is True
+    assert accepted == RefundAccepted(message="Refund request successfully")
+    assert body_of(http.calls[1]) == {
+        "confirmation_code": "6513008693186320103009",
+        "amount": "413000.00",
+        "username": "amina",
+        "remarks": "Service cancelled",
+    }
