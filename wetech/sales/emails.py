@@ -1,4 +1,5 @@
-"""Emails about a new lead: one to staff, one acknowledgement to the customer.
+"""Emails about a new lead (one to staff, one acknowledgement to the customer) and the
+customer's invoice email.
 
 Scheduled with `transaction.on_commit`, so they go out once and only for a lead that exists; a
 mail server that fails is logged and never undoes (or errors) the captured lead.
@@ -80,3 +81,23 @@ def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
 def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
     """Send the lead's emails after the surrounding transaction commits (never if it rolls back)."""
     transaction.on_commit(lambda: lead_emails_send(lead=lead, invoice=invoice), robust=True)
+
+
+def invoice_email_send(*, invoice: Invoice) -> bool:
+    """The customer's invoice email (number, total, the link to view and pay it)."""
+    context = {
+        "invoice": invoice,
+        "invoice_url": invoice_absolute_url(invoice),
+        "site_url": settings.SITE_URL,
+    }
+    return email_send(
+        template="invoice",
+        to=[invoice.client_email],
+        context=context,
+        reason=f"invoice {invoice.number}",
+    )
+
+
+def invoice_email_schedule(*, invoice: Invoice) -> None:
+    """Send the invoice email after the surrounding transaction commits."""
+    transaction.on_commit(lambda: invoice_email_send(invoice=invoice), robust=True)
