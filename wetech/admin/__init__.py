@@ -3,6 +3,6 @@
 Importing the package (the admin's autodiscovery does) registers every module's admins.
 """
 
-from wetech.admin import payments, sales
+from wetech.admin import backoffice, payments, sales
 
-__all__ = ["payments", "sales"]
+__all__ = ["backoffice", "payments", "sales"]
