@@ -316,6 +316,17 @@ class ReviewCaseAdmin(ReadOnlyAdmin):
                     reference=data["reference"],
                 )
             except (RefundNotAllowed, ValueError) as exc:
+                case.refresh_from_db()
+                if not case.is_open:
+                    # The decision was saved, then the gateway refused the refund: the refund
+                    # is kept as rejected and the payment flagged to refund again.
+                    self.message_user(
+                        request,
+                        f"Case resolved ({_resolution(case)}), but the refund did not go"
+                        f" through: {exc}. The payment is flagged to refund again.",
+                        messages.WARNING,
+                    )
+                    return back_to(case)
                 form.add_error(None, f"Not resolved: {exc}")
             else:
                 case.refresh_from_db()
@@ -361,6 +372,13 @@ def _case_facts(case: ReviewCase) -> list[tuple[str, str]]:
 def _resolve_consequences(case: ReviewCase) -> list[str]:
     Decision = ReviewCase.Decision
     offered = {decision for decision, _ in resolve_choices(case)}
+    if case.kind == ReviewCase.Kind.REVERSAL:
+        return [
+            "The customer's bank already took the money back: there is nothing to accept or"
+            " refund. Dismiss the case once the chargeback is handled (disputed or accepted).",
+            "The invoice's status already follows from its ledger.",
+            "Recorded in the audit trail with your name and the reason.",
+        ]
     lines = []
     if Decision.ACCEPT in offered:
         lines.append(

@@ -157,14 +157,18 @@ def case_currency(case: ReviewCase) -> str:
 
 
 def resolve_choices(case: ReviewCase) -> list[tuple[ReviewCase.Decision, str]]:
-    """The decisions open to staff: money in another currency than the invoice's cannot be
-    credited to it (nor left lying), so the only way out is to send it back."""
+    """The decisions open to staff. A chargeback already took the money back: nothing to accept
+    or refund, only to dismiss once handled. Money in another currency than the invoice's cannot
+    be credited to it (nor left lying), so the only way out is to send it back."""
     Decision = ReviewCase.Decision
+    dismiss = (Decision.DISMISS, "Dismiss: nothing to do (e.g. a false alarm already handled)")
     refund = (Decision.REFUND, "Refund the customer")
+    if case.kind == ReviewCase.Kind.REVERSAL:
+        return [(Decision.DISMISS, "Dismiss: the chargeback is handled")]
     if case_currency(case) != case.invoice.currency:
         return [refund]
     return [
         (Decision.ACCEPT, "Accept the money: credit it to the invoice as what it really was"),
         refund,
-        (Decision.DISMISS, "Dismiss: nothing to do (e.g. a false alarm already handled)"),
+        dismiss,
     ]

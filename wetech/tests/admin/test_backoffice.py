@@ -161,6 +161,15 @@ def test_money_in_another_currency_can_only_be_refunded(finance):
     assert case.is_open
 
 
+def test_a_chargeback_can_only_be_dismissed(finance):
+    case = review_case(issued_invoice(), kind=ReviewCase.Kind.REVERSAL)
+
+    html = text(finance.get(f"/admin/wetech/reviewcase/{case.pk}/resolve/"))
+
+    assert decisions_offered(html) == ["dismiss"]
+    assert "there is nothing to accept or refund" in html
+
+
 def test_a_reason_is_required_to_resolve(finance):
     case = review_case(issued_invoice())
 

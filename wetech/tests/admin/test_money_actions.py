@@ -134,3 +134,29 @@ def test_finance_resolves_a_case_through_its_page(finance, decision, action):
     assert (case.status, case.decision) == (ReviewCase.Status.RESOLVED, decision)
     assert case.resolution_reason == "Confirmed with the customer by phone"
     assert AuditEntry.objects.filter(action=action, actor="finance").exists()
+
+
+def test_a_refund_decision_the_gateway_refuses_still_resolves_and_says_so(finance, settings):
+    pesapal_over_http(settings)
+    with before_the_token_expires(), responses.RequestsMock() as http:
+        case = review_case(issued_invoice(), said_amount="400000.00")
+        add_pesapal_token(http)
+        http.post(
+            f"{PESAPAL_BASE}/api/Transactions/RefundRequest",
+            body='{"status":"500","message":"Refund amount exceeds the amount paid"}',
+            content_type="application/json",
+        )
+
+        response = finance.post(
+            f"/admin/wetech/reviewcase/{case.pk}/resolve/",
+            {"decision": "refund", "reason": "Wrong amount: send it back"},
+            follow=True,
+        )
+
+    assert response.redirect_chain == [(f"/admin/wetech/reviewcase/{case.pk}/change/", 302)]
+    html = text(response)
+    assert "Case resolved (refund the customer by finance), but the refund did not go" in html
+    assert "Refund amount exceeds the amount paid" in html
+    case.refresh_from_db()
+    assert case.decision == ReviewCase.Decision.REFUND
+    assert Refund.objects.get().status == Refund.Status.REJECTED
