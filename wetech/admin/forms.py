@@ -105,14 +105,23 @@ class RefundForm(forms.Form):
     )
     reference = forms.CharField(
         label="Refund reference",
-        required=False,
         max_length=100,
-        help_text=(
-            "For a refund you made by hand (a gateway without a refund API, such as AzamPay):"
-            " the mobile-money or bank reference of the money you sent back."
-        ),
+        help_text="The mobile-money or bank reference of the money you sent back by hand.",
+        error_messages={
+            "required": "Type the reference of the transfer you made: this gateway cannot"
+            " refund by itself."
+        },
     )
     reason = _reason_field()
+
+    def __init__(self, *args, by_api: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if by_api:
+            # The gateway refunds through its API and names the refund itself.
+            del self.fields["reference"]
+
+    def cleaned_reference(self) -> str:
+        return self.cleaned_data.get("reference", "")
 
 
 class ResolveForm(forms.Form):

@@ -2,6 +2,7 @@
 and credit notes; refunding a completed payment on its own confirmation page."""
 
 from django.contrib import admin, messages
+from django.http import Http404
 from django.urls import path
 from django.utils import timezone
 
@@ -173,7 +174,12 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
         from wetech.payments.refunds import RefundNotAllowed, refund_request
 
         invoice = attempt.invoice
-        form = RefundForm(request.POST if request.method == "POST" else None)
+        try:
+            gateway = gateway_named(attempt.gateway)
+        except UnknownGateway as exc:
+            raise Http404(str(exc)) from exc
+        label, by_api = gateway.label, gateway.supports_refund_api
+        form = RefundForm(request.POST if request.method == "POST" else None, by_api=by_api)
         if request.method == "POST" and form.is_valid():
             try:
                 refund = refund_request(
@@ -182,7 +188,7 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
                     reason=form.cleaned_data["reason"],
                     actor=actor_name(request),
                     user=request.user,
-                    reference=form.cleaned_data["reference"],
+                    reference=form.cleaned_reference(),
                 )
             except RefundNotAllowed as exc:
                 form.add_error(None, f"Not refunded: {exc}")
@@ -194,7 +200,6 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
                     messages.SUCCESS,
                 )
                 return back_to(attempt)
-        label = _gateway_label(attempt.gateway)
         refunds = list(attempt.refunds.order_by("requested_at", "pk"))
         return confirm_page(
             self,
@@ -225,11 +230,16 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
                 ),
             ],
             consequences=[
-                f"If {label} refunds through its API, the request goes to {label} now and the"
-                f" refund completes when {label} reports the payment reversed (then the ledger"
-                " records it and a credit note is issued).",
-                f"If {label} has no refund API (AzamPay), send the money back by hand first,"
-                " then record it here with its reference: it is recorded as done.",
+                (
+                    f"The refund request goes to {label} now; the refund completes when {label}"
+                    " reports the payment reversed: then the ledger records it, a credit note is"
+                    " issued and the customer is emailed."
+                    if by_api
+                    else f"{label} cannot refund by itself: send the money back by hand first"
+                    " (mobile money or bank), then record it here with the transfer's reference."
+                    " It is recorded as done: the ledger, a credit note and the customer's email"
+                    " follow at once."
+                ),
                 "The invoice's status follows from its ledger (paid, or refunded when nothing"
                 " is left).",
                 "Recorded in the audit trail with your name and the reason.",

@@ -47,7 +47,10 @@ def test_the_refund_page_shows_the_payment_before_anything_moves(finance):
     assert f"Refund {attempt.merchant_reference}" in html
     assert "TZS 413,000 with Pesapal" in html
     assert "CONFC1" in html
+    assert "The refund request goes to Pesapal now" in html
     assert 'name="reason"' in html
+    # Pesapal names its own refunds: no reference to type.
+    assert 'name="reference"' not in html
     assert not Refund.objects.exists()
 
 
@@ -99,11 +102,13 @@ def test_an_azampay_refund_by_hand_needs_its_reference(finance):
     attempt = completed_attempt(issued_invoice(), gateway="azampay")
     url = f"/admin/wetech/paymentattempt/{attempt.pk}/refund/"
 
+    page = finance.get(url)
     refused = finance.post(url, {"reason": "Paid twice"})
     recorded = finance.post(url, {"reason": "Paid twice", "reference": "MP240518.1234.X"})
 
+    assert "AzamPay cannot refund by itself: send the money back by hand first" in text(page)
     assert refused.status_code == 200
-    assert "Not refunded:" in text(refused)
+    assert "Type the reference of the transfer you made" in text(refused)
     assert recorded.status_code == 302
     refund = Refund.objects.get()
     assert (refund.method, refund.external_reference) == (Refund.Method.MANUAL, "MP240518.1234.X")
