@@ -85,6 +85,10 @@ class AuditEntryInline(AttemptAuditEntryInline):
     fields = ("created_at", "actor", "action", "attempt", "reason")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # One query for the trail, however long it is.
+        return super().get_queryset(request).select_related("attempt")
+
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):

@@ -109,11 +109,17 @@ class RefundInline(ReadOnlyInline):
     )
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("attempt")
+
 
 class CreditNoteInline(ReadOnlyInline):
     model = CreditNote
     fields = ("number", "amount", "currency", "reason", "issued_at", "refund")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("refund")
 
 
 class LedgerEntryInline(ReadOnlyInline):

@@ -5,10 +5,12 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from wetech.models import AuditEntry, GatewayNotification, Invoice, ReviewCase
 from wetech.payments.audit import audit_record
-from wetech.tests.backoffice_helpers import review_case, staff_in
+from wetech.tests.backoffice_helpers import completed_attempt, review_case, staff_in
 from wetech.tests.payment_helpers import issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +264,50 @@ def test_each_role_sees_its_own_part_of_the_back_office(client):
         assert f'href="/admin/wetech/{model}/"' in finance_index
     assert 'href="/admin/wetech/lead/"' not in finance_index
     assert Invoice.objects.count() == 0
+
+
+def test_the_invoice_page_costs_the_same_queries_however_long_its_trail(admin_client):
+    invoice = issued_invoice()
+    attempt = completed_attempt(invoice)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert (
+                admin_client.get(f"/admin/wetech/invoice/{invoice.pk}/change/").status_code == 200
+            )
+        return len(captured)
+
+    audit_record(
+        actor="amina", action=AuditEntry.Action.EMAIL_RESENT, invoice=invoice, attempt=attempt
+    )
+    one = queries()
+    for _ in range(5):
+        audit_record(
+            actor="amina", action=AuditEntry.Action.EMAIL_RESENT, invoice=invoice, attempt=attempt
+        )
+    assert queries() == one
+
+
+@pytest.mark.parametrize(
+    "url", ["/admin/wetech/reviewcase/", "/admin/wetech/auditentry/", "/admin/wetech/refund/"]
+)
+def test_the_lists_cost_the_same_queries_however_many_rows(admin_client, url):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(url).status_code == 200
+        return len(captured)
+
+    def add_case(n: int) -> None:
+        case = review_case(issued_invoice(email=f"c{n}@example.co.tz"))
+        audit_record(
+            actor="system",
+            action=AuditEntry.Action.REVIEW_OPENED,
+            invoice=case.invoice,
+            attempt=case.attempt,
+        )
+
+    add_case(0)
+    one = queries()
+    for n in range(1, 5):
+        add_case(n)
+    assert queries() == one
