@@ -141,7 +141,13 @@ def invoice_issue_for_lead(
     price (its invoice was issued when it came in) or it names no service, or the lines add up
     to nothing.
     """
-    lead = Lead.objects.select_for_update().select_related("service", "client").get(pk=lead.pk)
+    # The lead's row alone is locked (its service may be absent: an outer join PostgreSQL will
+    # not lock); two staff issuing for the same lead queue here, and the second is refused.
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("service", "client")
+        .get(pk=lead.pk)
+    )
     existing = Invoice.objects.filter(lead=lead).values_list("number", flat=True).first()
     if existing is not None:
         raise InvoiceActionNotAllowed(f"this lead already has invoice {existing or '(draft)'}")
