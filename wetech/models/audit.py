@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEntryLocked(Exception):
@@ -67,7 +68,11 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor}: {self.get_action_display()}"
+        what = f"{self.actor}: {self.get_action_display()}"
+        if self.created_at is None:
+            return what
+        # Local time, as every admin page shows it (stored in UTC).
+        return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {what}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

@@ -206,6 +206,12 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Staff actions beyond add/change (granted to the Sales group, migration 0006).
+        permissions = [
+            ("void_invoice", "Can void an unpaid invoice"),
+            ("issue_invoice", "Can issue an invoice with lines typed by staff"),
+            ("resend_email", "Can send an invoice or receipt email again"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status="draft")

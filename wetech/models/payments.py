@@ -75,6 +75,8 @@ class PaymentAttempt(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Granted to the Finance group (migration 0006).
+        permissions = [("refund_payment", "Can refund a completed payment")]
         indexes = [
             # The AzamPay push limit per phone number counts recent attempts by phone.
             models.Index(fields=["payer_phone", "created_at"], name="payment_attempt_phone_recent"),

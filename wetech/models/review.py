@@ -47,6 +47,8 @@ class ReviewCase(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-pk"]
+        # Granted to the Finance group (migration 0006).
+        permissions = [("resolve_reviewcase", "Can resolve a review case")]
         constraints = [
             models.UniqueConstraint(
                 fields=["attempt", "kind"],

@@ -1,18 +1,20 @@
 """Emails about payments: the customer's receipt and refund note, staff's "paid" and "refunded"
 notes, and staff alerts.
 
-Queued in the outbox inside the settlement's transaction (wetech.emails), so each exists exactly
-when the change that caused it was saved, and goes out once the worker sends it. A mail server
-that is slow or down never slows, undoes or errors the settlement.
+Queued in the outbox inside the transaction that caused them (the settlement, or a staff action;
+wetech.emails), so each exists exactly when the change was saved, and goes out once the worker
+sends it. A mail server that is slow or down never slows, undoes or errors the settlement.
 """
 
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 
 from wetech.emails import email_send
-from wetech.models import Invoice, PaymentAttempt, Refund
+from wetech.models import AuditEntry, PaymentAttempt, Refund
+from wetech.payments.audit import audit_record
 from wetech.sales.documents import invoice_pdf_attachment_spec
 from wetech.sales.emails import invoice_absolute_url
 
@@ -26,8 +28,14 @@ ALERT_TITLES = {
 }
 
 
-def _send(*, template: str, to: list[str], context: dict) -> None:
-    email_send(template=template, to=to, context=context, reason=f"payment {context['ref']}")
+def _send(*, template: str, to: list[str], context: dict, attachments=None) -> None:
+    email_send(
+        template=template,
+        to=to,
+        context=context,
+        reason=f"payment {context['ref']}",
+        attachments=attachments,
+    )
 
 
 def _context(attempt: PaymentAttempt) -> dict:
@@ -42,21 +50,53 @@ def _context(attempt: PaymentAttempt) -> dict:
     }
 
 
+class ReceiptNotAllowed(Exception):
+    """There is no receipt to send for this payment (it did not complete)."""
+
+
+def receipt_email_send(*, attempt: PaymentAttempt) -> None:
+    """Queue the customer's receipt for one completed payment (the one place that sends it),
+    with the invoice's PDF (tax invoice with its receipt) for the customer's books."""
+    _send(
+        template="receipt",
+        to=[attempt.invoice.client_email],
+        context=_context(attempt),
+        attachments=invoice_pdf_attachment_spec(invoice=attempt.invoice),
+    )
+
+
 def paid_emails_schedule(*, invoice_id: int, attempt_id: int) -> None:
     """Queue the receipt and staff's note, in the caller's transaction."""
     attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
-    context = _context(attempt)
-    invoice: Invoice = attempt.invoice
-    # The receipt carries the invoice's PDF (tax invoice with its receipt) for the customer's books.
-    email_send(
-        template="receipt",
-        to=[invoice.client_email],
-        context=context,
-        reason=f"payment {context['ref']}",
-        attachments=invoice_pdf_attachment_spec(invoice=invoice),
-    )
+    receipt_email_send(attempt=attempt)
     if settings.STAFF_EMAILS:
-        _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=context)
+        _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=_context(attempt))
+
+
+def receipt_email_resend(
+    *, attempt: PaymentAttempt, reason: str, actor: str, user=None
+) -> AuditEntry:
+    """Send the customer the receipt of a completed payment again, recorded in the audit trail
+    (the email and the entry are written together). Raises ReceiptNotAllowed for a payment that
+    did not complete."""
+    with transaction.atomic():
+        attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt.pk)
+        if attempt.status != PaymentAttempt.Status.COMPLETED:
+            raise ReceiptNotAllowed(
+                f"payment {attempt.merchant_reference} is {attempt.get_status_display().lower()}:"
+                " only a completed payment has a receipt"
+            )
+        entry = audit_record(
+            actor=actor,
+            user=user,
+            action=AuditEntry.Action.EMAIL_RESENT,
+            invoice=attempt.invoice,
+            attempt=attempt,
+            reason=reason,
+            data={"email": "receipt", "to": "customer"},
+        )
+        receipt_email_send(attempt=attempt)
+    return entry
 
 
 def staff_alert_schedule(*, attempt_id: int, reason: str, detail: str) -> None:

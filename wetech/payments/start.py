@@ -150,20 +150,37 @@ def _attempt_opened(
     attempt.refresh_from_db()
 
 
-def _cancel_replaced(gateway: PaymentGateway, replaced: list[PaymentAttempt]) -> None:
-    """Best effort: stop the replaced attempts' orders from being paid too."""
-    for old in replaced:
-        if not old.gateway_reference:
+@dataclass(frozen=True)
+class OrderCancel:
+    """What a gateway said when asked to cancel one attempt's order."""
+
+    attempt: PaymentAttempt
+    # Empty when the gateway took the cancellation (or had nothing to cancel).
+    error: str = ""
+
+
+def attempt_orders_cancel(*, attempts) -> list[OrderCancel]:
+    """Best effort, outside any transaction: ask each attempt's gateway to cancel its order, so
+    an attempt that was replaced (or whose invoice was voided) cannot be paid too. An attempt
+    the gateway never named has no order to cancel and is skipped."""
+    results = []
+    for attempt in attempts:
+        if not attempt.gateway_reference:
             continue
         try:
-            gateway.cancel(old.gateway_reference)
-        except GatewayError as exc:
+            gateway_named(attempt.gateway).cancel(attempt.gateway_reference)
+        except (GatewayError, UnknownGateway) as exc:
             logger.info(
                 "%s order of %s not cancelled: %s",
-                gateway.name,
-                old.merchant_reference,
+                attempt.gateway,
+                attempt.merchant_reference,
                 type(exc).__name__,
             )
+            detail = getattr(exc, "message", "") or str(exc) or type(exc).__name__
+            results.append(OrderCancel(attempt=attempt, error=detail))
+            continue
+        results.append(OrderCancel(attempt=attempt))
+    return results
 
 
 # The first key of the two-key advisory lock: "AZPH", so it meets no other lock of the site.
@@ -290,5 +307,5 @@ def payment_start(
         redirect_url=started.redirect_url,
         detail=started.detail or f"Waiting for the customer ({chosen.label})",
     )
-    _cancel_replaced(chosen, replaced)
+    attempt_orders_cancel(attempts=replaced)
     return PaymentStart(attempt=attempt)

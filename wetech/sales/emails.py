@@ -1,4 +1,5 @@
-"""Emails about a new lead: one to staff, one acknowledgement to the customer.
+"""Emails about a new lead (one to staff, one acknowledgement to the customer) and the
+customer's invoice email.
 
 Queued in the outbox inside the lead's transaction (wetech.emails), so they exist exactly when
 the lead does; the worker sends them, so a mail server that is slow or down never slows, undoes
@@ -76,3 +77,19 @@ def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
             lead.pk,
             ACKNOWLEDGEMENT_INTERVAL,
         )
+
+
+def invoice_email_schedule(*, invoice: Invoice) -> None:
+    """Queue the customer's invoice email (number, total, the link to view and pay it) in the
+    caller's transaction."""
+    context = {
+        "invoice": invoice,
+        "invoice_url": invoice_absolute_url(invoice),
+        "site_url": settings.SITE_URL,
+    }
+    email_send(
+        template="invoice",
+        to=[invoice.client_email],
+        context=context,
+        reason=f"invoice {invoice.number}",
+    )

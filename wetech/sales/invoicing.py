@@ -1,4 +1,6 @@
-"""Invoices: drafting one for a lead and issuing it under a gapless per-year number.
+"""Invoices: drafting one for a lead, issuing it under a gapless per-year number, and the staff
+actions on invoices (issue one typed by staff, void, send the invoice email again), each recorded
+in the audit trail in the same transaction.
 
 Reads (the status JSON, the page's payment state, the ledger's net) are in `selectors.py`.
 
@@ -7,15 +9,21 @@ transaction that issues the invoice: two issuers queue on the row lock, and a ro
 number back with everything else, so the sequence has no gaps and no duplicates.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from wetech.models import Invoice, InvoiceCounter, InvoiceLine, Lead
-from wetech.money import quantize
+from wetech.models import AuditEntry, Invoice, InvoiceCounter, InvoiceLine, Lead, PaymentAttempt
+from wetech.models.payments import OPEN_STATUSES
+from wetech.money import quantize, to_wire
+from wetech.sales.emails import invoice_email_schedule
+from wetech.sales.selectors import invoice_net_paid
 
 NUMBER_FORMAT = "WT-{year}-{sequence:05d}"
 
@@ -94,3 +102,178 @@ def invoice_issue(*, invoice: Invoice) -> Invoice:
     invoice.status = Invoice.Status.ISSUED
     invoice.save()
     return invoice
+
+
+class InvoiceActionNotAllowed(Exception):
+    """A staff action the invoice (or lead) is not in a state for; the message says why."""
+
+
+def _audit(
+    *, actor: str, user, action: str, invoice: Invoice, reason: str, data: dict
+) -> AuditEntry:
+    # The same row as `wetech.payments.audit.audit_record` writes: sales sits below payments
+    # and cannot call it, and the entry must commit with the change it records.
+    return AuditEntry.objects.create(
+        actor=actor, actor_user=user, action=action, invoice=invoice, reason=reason, data=data
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceLineInput:
+    """One line as staff typed it."""
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+@transaction.atomic
+def invoice_issue_for_lead(
+    *,
+    lead: Lead,
+    lines: Sequence[InvoiceLineInput],
+    reason: str,
+    actor: str,
+    user=None,
+) -> Invoice:
+    """Issue an invoice with staff's lines for a lead whose service is priced on request, and
+    send it to the customer (after commit). Same numbering and VAT as every invoice.
+
+    Raises InvoiceActionNotAllowed when the lead already has an invoice, its service has a
+    price (its invoice was issued when it came in) or it names no service, or the lines add up
+    to nothing.
+    """
+    # The lead's row alone is locked (its service may be absent: an outer join PostgreSQL will
+    # not lock); two staff issuing for the same lead queue here, and the second is refused.
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("service", "client")
+        .get(pk=lead.pk)
+    )
+    existing = Invoice.objects.filter(lead=lead).values_list("number", flat=True).first()
+    if existing is not None:
+        raise InvoiceActionNotAllowed(f"this lead already has invoice {existing or '(draft)'}")
+    service = lead.service
+    if service is None:
+        raise InvoiceActionNotAllowed("this lead is a general enquiry: it names no service")
+    if service.is_priced:
+        raise InvoiceActionNotAllowed(
+            f"{service.name} has a price: its invoice is issued when the lead comes in"
+        )
+    amounts = [quantize(line.quantity * line.unit_price) for line in lines]
+    if not lines or sum(amounts, start=Decimal("0")) <= 0:
+        raise InvoiceActionNotAllowed("the lines add up to nothing")
+    invoice = Invoice.objects.create(
+        client=lead.client,
+        lead=lead,
+        client_name=lead.name,
+        client_email=lead.email,
+        client_phone=lead.phone,
+        client_company=lead.company,
+        client_tin=lead.tin,
+        currency=service.currency,
+        tax_rate=settings.INVOICE_TAX_RATE,
+    )
+    for position, line in enumerate(lines, start=1):
+        InvoiceLine.objects.create(
+            invoice=invoice,
+            position=position,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+    invoice = invoice_issue(invoice=invoice)
+    _audit(
+        actor=actor,
+        user=user,
+        action=AuditEntry.Action.INVOICE_ISSUED,
+        invoice=invoice,
+        reason=reason,
+        data={
+            "lead": lead.pk,
+            "lines": len(lines),
+            "total": to_wire(invoice.total),
+            "currency": invoice.currency,
+        },
+    )
+    invoice_email_schedule(invoice=invoice)
+    return invoice
+
+
+@dataclass(frozen=True)
+class InvoiceVoided:
+    invoice: Invoice
+    # The attempts the void closed; those a gateway named still have an order there, which
+    # the caller asks the gateway to cancel once this has committed.
+    closed_attempts: list[PaymentAttempt]
+
+
+def invoice_void(*, invoice: Invoice, reason: str, actor: str, user=None) -> InvoiceVoided:
+    """Void an unpaid invoice: it can no longer be paid, and its open attempts are closed.
+
+    Raises InvoiceActionNotAllowed for a draft (delete it instead), an invoice that is paid,
+    refunded or already void, one in review, or one that holds money (a part payment).
+    Cancelling the closed attempts' orders at their gateways is the caller's next step
+    (`wetech.payments.start.attempt_orders_cancel`): sales does not talk to gateways, and no
+    gateway is called inside a transaction.
+    """
+    with transaction.atomic():
+        # Attempts before the invoice: the order settlement locks them in, so never a deadlock.
+        attempts = list(
+            PaymentAttempt.objects.select_for_update()
+            .filter(invoice_id=invoice.pk, status__in=OPEN_STATUSES)
+            .order_by("pk")
+        )
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status != Invoice.Status.ISSUED:
+            raise InvoiceActionNotAllowed(
+                f"invoice {invoice.number or '(draft)'} is "
+                f"{invoice.get_status_display().lower()}: only an unpaid issued invoice is voided"
+            )
+        held = invoice_net_paid(invoice)
+        if held > 0:
+            raise InvoiceActionNotAllowed(
+                f"invoice {invoice.number} holds {to_wire(held)} {invoice.currency}:"
+                " refund that payment before voiding it"
+            )
+        previous = invoice.status
+        invoice.status = Invoice.Status.VOID
+        invoice.save(update_fields=["status", "updated_at"])
+        for attempt in attempts:
+            attempt.status = PaymentAttempt.Status.EXPIRED
+            attempt.status_detail = "Invoice voided"
+            attempt.save(update_fields=["status", "status_detail", "updated_at"])
+        _audit(
+            actor=actor,
+            user=user,
+            action=AuditEntry.Action.INVOICE_VOIDED,
+            invoice=invoice,
+            reason=reason,
+            data={
+                "previous_status": previous,
+                "closed_attempts": [attempt.merchant_reference for attempt in attempts],
+            },
+        )
+    return InvoiceVoided(invoice=invoice, closed_attempts=attempts)
+
+
+def invoice_email_resend(*, invoice: Invoice, reason: str, actor: str, user=None) -> AuditEntry:
+    """Send the customer the invoice email again (after commit), recorded in the audit trail.
+    Raises InvoiceActionNotAllowed for a draft or a void invoice."""
+    with transaction.atomic():
+        invoice = Invoice.objects.get(pk=invoice.pk)
+        if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
+            raise InvoiceActionNotAllowed(
+                f"invoice {invoice.number or '(draft)'} is {invoice.get_status_display().lower()}:"
+                " there is nothing to send"
+            )
+        entry = _audit(
+            actor=actor,
+            user=user,
+            action=AuditEntry.Action.EMAIL_RESENT,
+            invoice=invoice,
+            reason=reason,
+            data={"email": "invoice", "to": "customer"},
+        )
+        invoice_email_schedule(invoice=invoice)
+    return entry

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from wetech.models import Invoice, PaymentAttempt, Refund, Service
 from wetech.models.invoices import LedgerTotals
+from wetech.models.payments import OPEN_STATUSES
 from wetech.money import quantize, to_wire
 
 # How many attempts the page and the status JSON show; older ones are in the back office.
@@ -155,3 +156,17 @@ def invoice_document(invoice: Invoice, *, attempts: list[PaymentAttempt] | None 
         "receipt": receipt,
         "refunds": refunds,
     }
+
+
+def invoice_attempts_open(invoice: Invoice) -> list[PaymentAttempt]:
+    """The invoice's attempts still waiting for the customer (what a void would close)."""
+    return list(invoice.payment_attempts.filter(status__in=OPEN_STATUSES).order_by("pk"))
+
+
+def invoice_payments_completed(invoice: Invoice) -> list[PaymentAttempt]:
+    """The invoice's completed payments, oldest first (each has a receipt and may be refunded)."""
+    return list(
+        invoice.payment_attempts.filter(status=PaymentAttempt.Status.COMPLETED).order_by(
+            "completed_at", "pk"
+        )
+    )

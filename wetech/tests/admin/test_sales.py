@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from wetech.admin import csv_safe
+from wetech.admin.sales import csv_safe
 from wetech.models import Invoice, Lead
 from wetech.sales.leads import lead_capture
 from wetech.tests.lead_helpers import make_service

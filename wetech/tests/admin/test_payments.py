@@ -8,6 +8,7 @@ from wetech.models import GatewayNotification, Invoice, PaymentAttempt
 from wetech.payments.gateways.base import PaymentStatus
 from wetech.payments.inbox import notification_record
 from wetech.payments.start import payment_start
+from wetech.tests.backoffice_helpers import completed_attempt, staff_in
 from wetech.tests.payment_helpers import configure_gateways, install_fakes, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +75,28 @@ def test_reprocess_action_replays_a_stored_notification(staff, pesapal, attempt)
     notification.refresh_from_db()
     assert notification.result == GatewayNotification.Result.APPLIED
     assert PaymentAttempt.objects.get().status == PaymentAttempt.Status.COMPLETED
+
+
+def test_sales_may_not_refund_and_does_not_see_payments(client):
+    attempt = completed_attempt(issued_invoice())
+    client.force_login(staff_in("Sales"))
+
+    assert client.get(f"/admin/wetech/paymentattempt/{attempt.pk}/refund/").status_code == 403
+    posted = client.post(
+        f"/admin/wetech/paymentattempt/{attempt.pk}/refund/", {"reason": "customer asked"}
+    )
+    assert posted.status_code == 403
+    assert client.get(f"/admin/wetech/paymentattempt/{attempt.pk}/change/").status_code == 403
+    assert not attempt.refunds.exists()
+
+
+def test_a_completed_payment_offers_refund_and_receipt_to_a_superuser(staff):
+    attempt = completed_attempt(issued_invoice())
+
+    html = staff.get(f"/admin/wetech/paymentattempt/{attempt.pk}/change/").content.decode()
+
+    assert f'href="/admin/wetech/paymentattempt/{attempt.pk}/refund/"' in html
+    assert (
+        f'href="/admin/wetech/invoice/{attempt.invoice_id}/resend/?email=receipt-{attempt.pk}"'
+        in html
+    )

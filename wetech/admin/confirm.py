@@ -1,0 +1,89 @@
+"""Staff actions on their own confirmation pages: a GET shows what will happen, a POST with a
+reason does it. Every action checks its own permission (the Sales and Finance groups hold them,
+migration 0006), so a link that is hidden is also refused.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+CONFIRM_TEMPLATE = "admin/wetech/confirm_action.html"
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    """A button on a change page leading to an action's confirmation page."""
+
+    label: str
+    url: str
+    danger: bool = False
+
+
+def permission_require(request, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"{permission} is needed")
+
+
+def actor_name(request) -> str:
+    """Who the audit trail names for this request."""
+    return request.user.get_username()
+
+
+def object_or_404(model_admin, request, object_id):
+    obj = model_admin.get_object(request, object_id)
+    if obj is None or not model_admin.has_view_permission(request, obj):
+        raise Http404
+    return obj
+
+
+def change_url(obj) -> str:
+    meta = obj._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+
+
+def back_to(obj):
+    return redirect(change_url(obj))
+
+
+def action_url(obj, action: str) -> str:
+    meta = obj._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_{action}", args=[obj.pk])
+
+
+def confirm_page(
+    model_admin,
+    request,
+    *,
+    original,
+    title: str,
+    form,
+    facts: list[tuple[str, str]],
+    consequences: list[str],
+    submit_label: str,
+    refusal: str = "",
+    danger: bool = False,
+    template: str = CONFIRM_TEMPLATE,
+    **extra,
+) -> TemplateResponse:
+    """The page: what this is (`facts`), what will happen (`consequences`), the form; or, when
+    the action cannot be taken now, why (`refusal`) and no form."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": original,
+        "title": title,
+        "form": form,
+        "facts": facts,
+        "consequences": consequences,
+        "submit_label": submit_label,
+        "refusal": refusal,
+        "danger": danger,
+        "cancel_url": change_url(original),
+        "media": model_admin.media + form.media,
+        **extra,
+    }
+    return TemplateResponse(request, template, context)
