@@ -7,10 +7,10 @@ in the database (an email is a row that records it was sent).
 
 from django.dispatch import receiver
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, close_db, db_periodic_task, db_task
 
 from wetech.emails import email_deliver, email_queued, outgoing_emails_due
-from wetech.ops.schedule import job_schedule, scheduled_job_run
+from wetech.ops.schedule import LOCAL_HUEY, job_schedule, scheduled_job_run
 from wetech.ops.worker import worker_heartbeat_record
 
 # The documents emails attach register their renderers on import (the worker draws them).
@@ -47,9 +47,11 @@ def reconcile_payments_task() -> None:
     scheduled_job_run(job="reconcile_payments")
 
 
-@db_periodic_task(job_schedule("backup_db", utc=HUEY.utc))
+@LOCAL_HUEY.periodic_task(job_schedule("backup_db", utc=LOCAL_HUEY.utc))
+@close_db
 def backup_db_task() -> None:
-    """Only where WORKER_RUNS_BACKUPS is true; other workers skip it."""
+    """On this machine's own schedule, run only where WORKER_RUNS_BACKUPS is true (never on the
+    shared queue, where any machine's worker could take it)."""
     scheduled_job_run(job="backup_db")
 
 

@@ -15,9 +15,16 @@ The crontabs are settings (`SCHEDULE_*`) read in TIME_ZONE (Africa/Dar_es_Salaam
 `LocalCrontab` converts before matching.
 
 The jobs call the services their management commands call (the commands stay for cron users).
+
 The backup runs only where `WORKER_RUNS_BACKUPS` is true (the machine whose BACKUP_DIR holds the
-backups); elsewhere it is skipped before the period's lock is taken, and its recorded runs are what
-/health/'s backup-age check reads on every web node.
+backups), and its recorded runs are what /health/'s backup-age check reads on every web node. The
+shared queue hands a task to whichever worker is free, so a backup task put there could land on a
+machine without BACKUP_DIR every night, the owner never getting one. The backup is therefore on
+`LOCAL_HUEY`: a queue in this process's memory (Huey's MemoryHuey), whose scheduler and one worker
+thread `manage.py worker` runs beside the shared consumer only where WORKER_RUNS_BACKUPS is true
+(`local_schedule_start`). Nothing is lost with it that matters: a task of the minute, queued again
+next period. A backup asked of a worker that does not own BACKUP_DIR is skipped before the period's
+lock is taken.
 """
 
 import functools
@@ -30,7 +37,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from huey import crontab
+from huey import MemoryHuey, crontab
+from huey.consumer import Consumer
 
 from wetech.emails import outgoing_emails_prune
 from wetech.models import ScheduledRun
@@ -51,6 +59,9 @@ LOOKBACK = timedelta(days=32)
 # the task may keep time a little ahead of the one that runs it.
 CLOCK_SKEW = timedelta(seconds=30)
 SUMMARY_MAX_CHARS = 500
+
+# This machine's own schedule (the backup): see the module's docstring. UTC like the shared queue.
+LOCAL_HUEY = MemoryHuey("wetech-local", results=False, utc=True, immediate=False)
 
 
 class JobFailed(Exception):
@@ -282,3 +293,25 @@ def _one_line(exc: Exception) -> str:
     if not isinstance(exc, JobFailed) and type(exc).__name__ not in text:
         text = f"{type(exc).__name__}: {text}"
     return text[:SUMMARY_MAX_CHARS]
+
+
+def local_schedule_start() -> Consumer:
+    """Start LOCAL_HUEY's scheduler and one worker thread in this process; `stop(graceful=True)`
+    the consumer returned when the shared one stops.
+
+    Not `Consumer.start()`: that would set the process's signal handlers, which belong to the
+    shared consumer (its SIGTERM stops both). The threads are daemons, so they never keep a
+    stopping process alive.
+    """
+    consumer = LOCAL_HUEY.create_consumer(
+        workers=1, worker_type="thread", periodic=True, shutdown_timeout=30.0
+    )
+    consumer.scheduler.start()
+    for _, thread in consumer.worker_threads:
+        thread.start()
+    names = sorted(task.name for task in LOCAL_HUEY._registry.periodic_tasks)
+    logger.info(
+        "this worker runs the backups (WORKER_RUNS_BACKUPS): its own schedule started (%s)",
+        ", ".join(names),
+    )
+    return consumer

@@ -15,7 +15,7 @@ from huey.contrib.djhuey import HUEY
 
 from wetech.models import OutgoingEmail, PaymentAttempt, ScheduledRun
 from wetech.ops.backups import backup_files
-from wetech.ops.schedule import JOBS, LocalCrontab, scheduled_job_run
+from wetech.ops.schedule import JOBS, LOCAL_HUEY, LocalCrontab, scheduled_job_run
 from wetech.tests.conftest import run_django
 from wetech.tests.integrity_helpers import open_attempt
 from wetech.tests.payment_helpers import issued_invoice
@@ -30,7 +30,8 @@ def _utc(*args) -> datetime:
 
 
 def _periodic(name):
-    return next(task for task in HUEY._registry.periodic_tasks if task.name == name)
+    tasks = [*HUEY._registry.periodic_tasks, *LOCAL_HUEY._registry.periodic_tasks]
+    return next(task for task in tasks if task.name == name)
 
 
 # --- the crontabs ------------------------------------------------------------------------------
@@ -75,7 +76,13 @@ def test_the_scheduler_queues_each_job_at_its_minute():
         "reconcile_payments_task",
     }
     due = {task.name for task in HUEY.read_periodic(_utc(2026, 3, 1, 23, 15))}
-    assert "backup_db_task" in due and "reconcile_payments_task" not in due
+    assert due == {"email_sweep_task", "worker_heartbeat_task"}
+    # The backup is never put on the shared queue, where any machine's worker could take it:
+    # this machine's own schedule queues it.
+    assert {task.name for task in LOCAL_HUEY.read_periodic(_utc(2026, 3, 1, 23, 15))} == {
+        "backup_db_task"
+    }
+    assert not LOCAL_HUEY.read_periodic(_utc(2026, 3, 1, 23, 10))
 
 
 def test_the_times_come_from_settings(settings):
