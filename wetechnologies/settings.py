@@ -300,7 +300,7 @@ WORKER_HEARTBEAT_FAIL_SECONDS = env.int("WORKER_HEARTBEAT_FAIL_SECONDS", default
 # Each job runs once per period however many workers fire it (a row per period in the database).
 SCHEDULE_RECONCILE = env.str("SCHEDULE_RECONCILE", default="*/10 * * * *")
 SCHEDULE_BACKUP = env.str("SCHEDULE_BACKUP", default="15 2 * * *")
-SCHEDULE_INTEGRITY = env.str("SCHEDULE_INTEGRITY", default="30 3 * * *")
+SCHEDULE_INTEGRITY = env.str("SCHEDULE_INTEGRITY", default="30 6 * * *")
 SCHEDULE_PRUNE_NOTIFICATIONS = env.str("SCHEDULE_PRUNE_NOTIFICATIONS", default="45 3 * * 0")
 SCHEDULE_PRUNE_OUTBOX = env.str("SCHEDULE_PRUNE_OUTBOX", default="0 4 * * 0")
 # Sent emails older than this are deleted by the weekly prune (pending and failed ones are kept).

@@ -59,6 +59,8 @@ LOOKBACK = timedelta(days=32)
 # the task may keep time a little ahead of the one that runs it.
 CLOCK_SKEW = timedelta(seconds=30)
 SUMMARY_MAX_CHARS = 500
+# Attempts younger than this are left alone: the customer may still be paying.
+RECONCILE_OLDER_THAN_MINUTES = 5
 
 # This machine's own schedule (the backup): see the module's docstring. UTC like the shared queue.
 LOCAL_HUEY = MemoryHuey("wetech-local", results=False, utc=True, immediate=False)
@@ -157,8 +159,9 @@ class JobSchedule:
 
 
 def reconcile_job() -> JobResult:
-    """`reconcile_payments`: fails when the command would exit non-zero."""
-    report = attempts_reconcile(older_than_minutes=0)
+    """`reconcile_payments --older-than 5` (the documented cron line): fails when the command
+    would exit non-zero."""
+    report = attempts_reconcile(older_than_minutes=RECONCILE_OLDER_THAN_MINUTES)
     if report.needs_person:
         raise JobFailed(
             f"{len(report.needs_person)} payment(s) need a person: "
@@ -172,8 +175,9 @@ def reconcile_job() -> JobResult:
 
 
 def backup_job() -> JobResult:
-    """`backup_db`: the default database into BACKUP_DIR (a BackupError fails the run)."""
-    result = backup_create()
+    """`backup_db --verify`: the default database into BACKUP_DIR, proved to restore before it
+    is kept (a BackupError fails the run)."""
+    result = backup_create(verify=True)
     return JobResult(
         summary=f"{result.size} bytes in {result.duration_seconds:.1f} s, "
         f"{len(result.deleted)} old backup(s) deleted",

@@ -49,12 +49,12 @@ def test_the_nightly_jobs_run_at_their_dar_es_salaam_times():
     # 02:15 in Dar es Salaam is 23:15 UTC the day before; 02:15 UTC is 05:15 there.
     assert backup.validate_datetime(_utc(2026, 3, 1, 23, 15))
     assert not backup.validate_datetime(_utc(2026, 3, 2, 2, 15))
-    assert integrity.validate_datetime(_utc(2026, 3, 2, 0, 30))  # 03:30 EAT
-    assert not integrity.validate_datetime(_utc(2026, 3, 2, 3, 30))
+    assert integrity.validate_datetime(_utc(2026, 3, 2, 3, 30))  # 06:30 EAT
+    assert not integrity.validate_datetime(_utc(2026, 3, 2, 6, 30))
     # Once a day: the minute that matches, and no other of the day.
     day = [_utc(2026, 3, 1, 21, 0) + timedelta(minutes=m) for m in range(24 * 60)]
     assert [t for t in day if backup.validate_datetime(t)] == [_utc(2026, 3, 1, 23, 15)]
-    assert [t for t in day if integrity.validate_datetime(t)] == [_utc(2026, 3, 2, 0, 30)]
+    assert [t for t in day if integrity.validate_datetime(t)] == [_utc(2026, 3, 2, 3, 30)]
 
 
 def test_the_prunes_run_weekly_early_on_sunday():
