@@ -42,7 +42,7 @@ from huey.consumer import Consumer
 
 from wetech.emails import outgoing_emails_prune
 from wetech.models import ScheduledRun
-from wetech.ops.backups import backup_create
+from wetech.ops.backups import BackupError, backup_create
 from wetech.ops.integrity import findings_summary, integrity_audit
 from wetech.ops.worker import worker_name
 from wetech.payments.notification_retention import notifications_prune
@@ -68,6 +68,11 @@ LOCAL_HUEY = MemoryHuey("wetech-local", results=False, utc=True, immediate=False
 
 class JobFailed(Exception):
     """The job ran and found something wrong; the message is its one-line reason."""
+
+
+# Failures a job reports in its own words (no traceback, no exception name): anything else is a
+# bug or an outage, and its traceback goes to the log.
+EXPECTED_FAILURES = (JobFailed, BackupError)
 
 
 @dataclass(frozen=True)
@@ -256,13 +261,11 @@ def scheduled_job_run(
         reason = _one_line(exc)
         run.outcome = Outcome.FAILED
         run.summary = reason
-        # A JobFailed is a finding, said in full by its reason; anything else is a bug or an
-        # outage, and its traceback goes to the log.
         logger.error(
             "%s failed: %s",
             job,
             reason,
-            exc_info=not isinstance(exc, JobFailed),
+            exc_info=not isinstance(exc, EXPECTED_FAILURES),
             extra={"job": job},
         )
     else:
@@ -294,7 +297,7 @@ def backup_last_failed_after(when: datetime | None) -> ScheduledRun | None:
 
 def _one_line(exc: Exception) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if not isinstance(exc, JobFailed) and type(exc).__name__ not in text:
+    if not isinstance(exc, EXPECTED_FAILURES) and type(exc).__name__ not in text:
         text = f"{type(exc).__name__}: {text}"
     return text[:SUMMARY_MAX_CHARS]
 

@@ -223,9 +223,11 @@ def test_a_failed_job_is_recorded_with_its_reason_and_logged(settings, tmp_path,
     run.refresh_from_db()
     assert run.outcome == Outcome.FAILED
     assert run.finished_at is not None
-    assert "cannot use backup folder" in run.summary and "\n" not in run.summary
+    assert run.summary.startswith(f"cannot use backup folder {settings.BACKUP_DIR}: ")
+    assert "\n" not in run.summary
     [error] = [r for r in caplog.records if r.name == "wetech.schedule" and r.levelname == "ERROR"]
     assert error.getMessage() == f"backup_db failed: {run.summary}"
+    assert not error.exc_info  # a reason of its own, no traceback
     # Failed is done for the period: another worker does not try it again.
     assert scheduled_job_run(job="backup_db") is None
 
