@@ -16,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox.credentials import gateway_settings as simulator_gateway_settings
-from wetech.broker import huey_settings
+from wetech.broker import broker_kind, huey_settings
 from wetech.callback_auth import parse_callback_secrets, parse_networks
 from wetech.log import build_logging_config
 from wetech.tin import tin_format, tin_normalize, vrn_normalize
@@ -292,6 +292,26 @@ HUEY = huey_settings(
 # warns, then fails ("no worker seen").
 WORKER_HEARTBEAT_WARN_SECONDS = env.int("WORKER_HEARTBEAT_WARN_SECONDS", default=120)
 WORKER_HEARTBEAT_FAIL_SECONDS = env.int("WORKER_HEARTBEAT_FAIL_SECONDS", default=600)
+
+# The schedule the worker runs (wetech/tasks.py): crontab strings, "minute hour day month weekday"
+# (weekday 0 = Sunday), read in TIME_ZONE (Africa/Dar_es_Salaam, UTC+3, no DST). Huey itself runs
+# with utc=True (its clock and every ETA are UTC); wetech.ops.schedule turns the scheduler's UTC
+# minute into TIME_ZONE before matching, so "15 2 * * *" is 02:15 in Dar es Salaam (23:15 UTC).
+# Each job runs once per period however many workers fire it (a row per period in the database).
+SCHEDULE_RECONCILE = env.str("SCHEDULE_RECONCILE", default="*/10 * * * *")
+SCHEDULE_BACKUP = env.str("SCHEDULE_BACKUP", default="15 2 * * *")
+SCHEDULE_INTEGRITY = env.str("SCHEDULE_INTEGRITY", default="30 6 * * *")
+SCHEDULE_PRUNE_NOTIFICATIONS = env.str("SCHEDULE_PRUNE_NOTIFICATIONS", default="45 3 * * 0")
+SCHEDULE_PRUNE_OUTBOX = env.str("SCHEDULE_PRUNE_OUTBOX", default="0 4 * * 0")
+# Sent emails older than this are deleted by the weekly prune (pending and failed ones are kept).
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=30)
+# Whether this machine's worker runs the nightly backup (into its BACKUP_DIR). True on exactly one
+# machine; by default true with the embedded queue (one machine), false with Redis.
+WORKER_RUNS_BACKUPS = (
+    env.bool("WORKER_RUNS_BACKUPS")
+    if env.str("WORKER_RUNS_BACKUPS", default="")
+    else broker_kind(TASK_BROKER_URL) == "sqlite"
+)
 
 # --- Rate limits ----------------------------------------------------------------------------------
 
