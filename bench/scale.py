@@ -649,7 +649,7 @@ class Seeder:
         invoice_id, number, currency, total, email, _phone = invoice
         when = min(when, self.now - timedelta(minutes=1))
         pk = self.refunds.new_id()
-        reference = f"RF-{number}-{pk}"
+        reference = f"{number}-RF{secrets.token_hex(4).upper()}"
         manual = attempt[1] == "azampay"
         done = when + timedelta(hours=5)
         reason = "Client cancelled the project before work began."
@@ -673,7 +673,7 @@ class Seeder:
         if not manual:
             self.audit_add("system", "refund_completed", invoice_id, attempt[0], "", done)
         self.emails_add("refund_customer", email, {"refund": ("wetech.refund", pk)},
-                        f"refund {reference}", done)  # fmt: skip
+                        f"payment {attempt[2]}", done)  # fmt: skip
 
     def audit_add(self, actor, action, invoice_id, attempt_id, reason, when) -> None:
         self.audit.add(self.audit.new_id(), actor, action, invoice_id, attempt_id, reason, {},
