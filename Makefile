@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/wetech
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format test-sqlite test-postgres test-e2e bench clean
+.PHONY: run test lint format test-sqlite test-postgres test-e2e bench bench-scale clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,13 @@ test-postgres: $(VENV)/.dev
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) bench/run.py
+
+## make bench-scale N=200000 [LABEL=after]: seed N invoices with their history on PostgreSQL
+## (SCALE_DATABASE_URL, default database wetech_scale_bench) and time every admin list, search and
+## change page, the dashboard and the integrity audit; writes bench/results.md. Not part of make test.
+N ?= 10000
+bench-scale: $(VENV)/.dev
+	$(PY) bench/scale.py --invoices $(N) $(if $(LABEL),--label "$(LABEL)")
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis artifacts .grimp_cache .import_linter_cache

@@ -18,8 +18,15 @@ from wetech.admin.confirm import (
     object_or_404,
     permission_require,
 )
+from wetech.admin.filters import recent_values_filter
 from wetech.admin.forms import ResolveForm, case_currency, resolve_choices
-from wetech.models import AuditEntry, GatewayNotification, ReviewCase
+from wetech.admin.search import (
+    SearchTerm,
+    TypedSearchMixin,
+    invoices_q,
+    payment_reference_q,
+)
+from wetech.models import AuditEntry, GatewayNotification, PaymentAttempt, ReviewCase
 from wetech.money import format_money
 
 # The keys of `gateway_said` and `expected` shown first, in this order; others follow sorted.
@@ -91,12 +98,21 @@ class AuditEntryInline(AttemptAuditEntryInline):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
     """Append-only: nobody adds, changes or deletes an entry here (the model refuses it too)."""
 
     list_display = ("created_at", "actor", "action", "invoice", "attempt", "reason_short")
-    list_filter = ("action", "actor")
+    list_filter = (
+        "action",
+        recent_values_filter("actor", "actor", newest_first="-created_at"),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("=actor", "=invoice__number", "=attempt__merchant_reference")
+    search_help_text = (
+        "Who (a username, exactly), an invoice number or payment reference (or its start), or the"
+        " client's email or phone."
+    )
+    show_full_result_count = False
     list_select_related = ("invoice", "attempt")
     fields = (
         "created_at",
@@ -109,6 +125,17 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         "data_display",
     )
     readonly_fields = fields
+
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "words":
+            return Q(actor=term.typed)
+        condition = invoices_q(term)
+        if condition is not None and term.kind == "reference":
+            attempts = PaymentAttempt.objects.filter(
+                payment_reference_q("merchant_reference", term)
+            )
+            condition |= Q(attempt_id__in=attempts.values("pk"))
+        return condition
 
     @admin.display(description="Reason")
     def reason_short(self, entry):
@@ -125,7 +152,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReviewCase)
-class ReviewCaseAdmin(ReadOnlyAdmin):
+class ReviewCaseAdmin(TypedSearchMixin, ReadOnlyAdmin):
     """The review queue: open cases first, oldest worries visible by their age."""
 
     list_display = (
@@ -139,6 +166,10 @@ class ReviewCaseAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "kind", "decision", "attempt__gateway")
     search_fields = ("=invoice__number", "=attempt__merchant_reference")
+    search_help_text = (
+        "An invoice number or payment reference (or its start), or the client's email, phone or"
+        " name."
+    )
     list_select_related = ("invoice", "attempt")
     # "open" sorts before "resolved": the queue shows what still needs a person first.
     ordering = ("status", "-opened_at", "-pk")
@@ -171,6 +202,9 @@ class ReviewCaseAdmin(ReadOnlyAdmin):
 
     class Media:
         css = {"all": ("css/backoffice.css",)}
+
+    def search_condition(self, term: SearchTerm):
+        return invoices_q(term)
 
     @admin.display(description="Case", ordering="status")
     def case_display(self, case):

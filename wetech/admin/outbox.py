@@ -2,14 +2,17 @@
 why; "Send again now") and the workers seen lately."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 
 from wetech.admin.base import ReadOnlyAdmin
+from wetech.admin.filters import recent_values_filter
+from wetech.admin.search import NUMBER_OF_REFERENCE, SearchTerm, TypedSearchMixin
 from wetech.emails import outgoing_emails_retry_now
 from wetech.models import OutgoingEmail, WorkerHeartbeat
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(ReadOnlyAdmin):
+class OutgoingEmailAdmin(TypedSearchMixin, ReadOnlyAdmin):
     """Every email of the site: staff see what failed or is being retried, and why, and can send
     an email again now (the worker sends it; a failed one gets a new round of attempts)."""
 
@@ -24,9 +27,17 @@ class OutgoingEmailAdmin(ReadOnlyAdmin):
         "sent_at",
         "error_summary",
     )
-    list_filter = ("status", "template")
+    list_filter = (
+        "status",
+        recent_values_filter("template", "template", newest_first="-created_at"),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("reason", "message_id", "template")
-    date_hierarchy = "created_at"
+    search_help_text = (
+        "What an email is about: an invoice number or payment reference (or its start), or"
+        ' e.g. "lead 123"; or its Message-ID.'
+    )
+    show_full_result_count = False
     actions = ("send_again_now",)
     fields = (
         "template",
@@ -44,6 +55,18 @@ class OutgoingEmailAdmin(ReadOnlyAdmin):
         "context",
         "attachments",
     )
+
+    def search_condition(self, term: SearchTerm):
+        # The reason names a record ("invoice WT-...", "payment WT-...-9F3A2B1C", "lead 12").
+        if term.kind == "reference":
+            match = NUMBER_OF_REFERENCE.match(term.value)
+            about = match[1] if match and "-RF" in term.value else term.value
+            return Q(reason__startswith=f"invoice {about}") | Q(
+                reason__startswith=f"payment {about}"
+            )
+        if term.kind == "email":
+            return Q(message_id=term.typed) | Q(message_id=f"<{term.typed.strip('<>')}>")
+        return Q(reason=term.typed)
 
     @admin.display(description="To")
     def recipients(self, email):

@@ -2,6 +2,7 @@
 and credit notes; refunding a completed payment on its own confirmation page."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
@@ -17,7 +18,17 @@ from wetech.admin.confirm import (
     object_or_404,
     permission_require,
 )
+from wetech.admin.filters import recent_values_filter
 from wetech.admin.forms import RefundForm
+from wetech.admin.search import (
+    WHOLE_REFUND,
+    SearchTerm,
+    TypedSearchMixin,
+    gateway_reference_q,
+    invoices_q,
+    payment_reference_q,
+    reference_q,
+)
 from wetech.models import (
     CreditNote,
     GatewayNotification,
@@ -129,7 +140,7 @@ class LedgerEntryInline(ReadOnlyInline):
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(ReadOnlyAdmin):
+class PaymentAttemptAdmin(TypedSearchMixin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "merchant_reference",
@@ -141,10 +152,20 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
         "check_count",
         "last_checked_at",
     )
-    list_filter = ("status", "gateway", "needs_refund", "provider")
+    list_filter = (
+        "status",
+        "gateway",
+        "needs_refund",
+        "provider",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("merchant_reference", "gateway_reference", "invoice__number")
+    search_help_text = (
+        "A payment reference or invoice number (or its start), the gateway's reference, the"
+        " payer's phone, or the client's email or name."
+    )
+    show_full_result_count = False
     list_select_related = ("invoice",)
-    date_hierarchy = "created_at"
     actions = ("recheck_now",)
     inlines = (AttemptAuditEntryInline,)
     change_form_template = "admin/wetech/change_form_actions.html"
@@ -152,6 +173,18 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, attempt):
         return format_money(attempt.amount, attempt.currency)
+
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "reference":
+            if WHOLE_REFUND.fullmatch(term.value):
+                return Q(pk__in=Refund.objects.filter(reference=term.value).values("attempt_id"))
+            return payment_reference_q("merchant_reference", term)
+        if term.kind == "words" and term.is_token:
+            return gateway_reference_q(term) & ~Q(gateway_reference="")
+        condition = invoices_q(term)
+        if term.kind == "phone":
+            condition |= Q(payer_phone=term.value)
+        return condition
 
     def get_urls(self):
         refund = self.admin_site.admin_view(self.refund_view)
@@ -282,7 +315,7 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "invoice",
@@ -292,23 +325,57 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "gateway_reference",
         "attempt",
     )
-    list_filter = ("kind", "gateway", "currency")
+    list_filter = (
+        "kind",
+        "gateway",
+        recent_values_filter("currency", "currency", newest_first="-created_at"),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("gateway_reference", "invoice__number", "attempt__merchant_reference")
+    search_help_text = (
+        "An invoice number, payment or refund reference (or its start), the gateway's reference,"
+        " or the client's email, phone or name."
+    )
+    show_full_result_count = False
     list_select_related = ("invoice", "attempt")
-    date_hierarchy = "created_at"
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, entry):
         return format_money(entry.signed_amount, entry.currency)
 
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "reference" and WHOLE_REFUND.fullmatch(term.value):
+            # A refund's entry is keyed by the refund's reference.
+            return gateway_reference_q(SearchTerm("words", term.value, term.value))
+        if term.kind == "words" and term.is_token:
+            return gateway_reference_q(term)
+        return invoices_q(term)
+
 
 @admin.register(GatewayNotification)
-class GatewayNotificationAdmin(ReadOnlyAdmin):
+class GatewayNotificationAdmin(TypedSearchMixin, ReadOnlyAdmin):
     list_display = ("received_at", "gateway", "kind", "method", "result", "attempt", "remote_ip")
-    list_filter = ("gateway", "kind", "result")
+    list_filter = ("gateway", "kind", "result", ("received_at", admin.DateFieldListFilter))
     search_fields = ("query_string", "body", "attempt__merchant_reference")
+    search_help_text = (
+        "A payment reference or invoice number (or its start), or the gateway's reference of the"
+        " payment. Bodies are not searched: a notification that matched no payment is found by"
+        " its result and date."
+    )
+    show_full_result_count = False
     list_select_related = ("attempt",)
-    date_hierarchy = "received_at"
+
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "reference":
+            attempts = PaymentAttempt.objects.filter(
+                payment_reference_q("merchant_reference", term)
+            )
+        elif term.kind == "words" and term.is_token:
+            attempts = PaymentAttempt.objects.filter(gateway_reference_q(term))
+        else:
+            return None
+        return Q(attempt_id__in=attempts.values("pk"))
+
     actions = ("reprocess",)
 
     @admin.action(description="Re-process selected notifications")
@@ -330,7 +397,7 @@ class GatewayNotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
+class RefundAdmin(TypedSearchMixin, ReadOnlyAdmin):
     list_display = (
         "requested_at",
         "reference",
@@ -342,26 +409,45 @@ class RefundAdmin(ReadOnlyAdmin):
         "requested_by",
         "external_reference",
     )
-    list_filter = ("status", "method")
+    list_filter = ("status", "method", ("requested_at", admin.DateFieldListFilter))
     search_fields = (
         "=reference",
         "=external_reference",
         "=invoice__number",
         "=attempt__merchant_reference",
     )
+    search_help_text = (
+        "A refund's reference, the reference of a refund made by hand, an invoice number or"
+        " payment reference (or its start), or the client's email, phone or name."
+    )
     list_select_related = ("invoice", "attempt")
-    date_hierarchy = "requested_at"
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, refund):
         return format_money(refund.amount, refund.currency)
 
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "reference" and WHOLE_REFUND.fullmatch(term.value):
+            return Q(reference=term.value)
+        if term.kind == "words" and term.is_token:
+            return Q(external_reference=term.typed)
+        return invoices_q(term)
+
 
 @admin.register(CreditNote)
-class CreditNoteAdmin(ReadOnlyAdmin):
+class CreditNoteAdmin(TypedSearchMixin, ReadOnlyAdmin):
     list_display = ("number", "issued_at", "invoice", "amount_display", "refund")
     search_fields = ("=number", "=invoice__number")
+    search_help_text = (
+        "A credit-note number (CN-2025-00012, or its start), an invoice number, or the client's"
+        " email, phone or name."
+    )
     list_select_related = ("invoice", "refund")
+
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "reference" and term.value.startswith("CN-"):
+            return reference_q("number", term)
+        return invoices_q(term)
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, note):

@@ -5,6 +5,7 @@ import csv
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -20,6 +21,7 @@ from wetech.admin.confirm import (
     object_or_404,
     permission_require,
 )
+from wetech.admin.filters import recent_values_filter
 from wetech.admin.forms import InvoiceLineFormSet, IssueForm, ReasonForm, ResendForm
 from wetech.admin.payments import (
     CreditNoteInline,
@@ -29,7 +31,14 @@ from wetech.admin.payments import (
     order_cancel_consequence,
     order_cancel_messages,
 )
-from wetech.models import Client, Invoice, InvoiceLine, Lead, Service
+from wetech.admin.search import (
+    SearchTerm,
+    TypedSearchMixin,
+    invoice_number_q,
+    reference_q,
+    words_q,
+)
+from wetech.models import Client, CreditNote, Invoice, InvoiceLine, Lead, Service
 from wetech.money import DEFAULT_CURRENCY, format_money, quantize
 from wetech.payments.emails import ReceiptNotAllowed, receipt_email_resend
 from wetech.payments.start import attempt_orders_cancel
@@ -61,15 +70,25 @@ def csv_safe(value) -> str:
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(TypedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "email", "phone", "company", "created_at")
+    list_filter = (("created_at", admin.DateFieldListFilter),)
     search_fields = ("name", "email", "phone", "company")
+    search_help_text = "An email, a phone number, or words of the name or company."
+    # The unfiltered count of a big table on every search costs more than it tells.
+    show_full_result_count = False
     readonly_fields = ("created_at",)
-    date_hierarchy = "created_at"
+
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "email":
+            return Q(email=term.value)
+        if term.kind == "phone":
+            return Q(phone=term.value)
+        return words_q(term, "name", "company")
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(TypedSearchMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "name",
@@ -81,10 +100,19 @@ class LeadAdmin(admin.ModelAdmin):
         "marketing_consent",
         "invoice_link",
     )
-    list_filter = ("status", "service", "source_page", "utm_source", "marketing_consent")
-    search_fields = ("name", "email", "phone", "company", "message", "client__email")
+    list_filter = (
+        "status",
+        "service",
+        recent_values_filter("source_page", "source page", newest_first="-created_at"),
+        recent_values_filter("utm_source", "UTM source", newest_first="-created_at"),
+        "marketing_consent",
+        ("created_at", admin.DateFieldListFilter),
+    )
+    # What they typed this time; the message is read on the lead's page, not searched.
+    search_fields = ("name", "email", "phone", "company")
+    search_help_text = "An email, a phone number, or words of the name or company."
+    show_full_result_count = False
     list_select_related = ("service", "invoice")
-    date_hierarchy = "created_at"
     raw_id_fields = ("client",)
     actions = ("mark_contacted", "export_csv")
     readonly_fields = (
@@ -124,6 +152,16 @@ class LeadAdmin(admin.ModelAdmin):
     )
 
     change_form_template = CHANGE_FORM_WITH_ACTIONS
+
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "email":
+            return Q(email=term.value)
+        if term.kind == "phone":
+            return Q(phone=term.value)
+        if term.kind == "reference":
+            invoices = Invoice.objects.filter(invoice_number_q("number", term))
+            return Q(pk__in=invoices.values("lead_id"))
+        return words_q(term, "name", "company")
 
     def get_urls(self):
         issue = self.admin_site.admin_view(self.issue_invoice_view)
@@ -282,6 +320,10 @@ class InvoiceLineInline(admin.TabularInline):
     fields = ("position", "description", "quantity", "unit_price", "amount_display")
     readonly_fields = ("amount_display",)
 
+    def get_queryset(self, request):
+        # The amount shows the invoice's currency: read with the lines, not once per line.
+        return super().get_queryset(request).select_related("invoice")
+
     @admin.display(description="Amount")
     def amount_display(self, line):
         if line.amount is None:
@@ -302,7 +344,7 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(TypedSearchMixin, admin.ModelAdmin):
     list_display = (
         "number_or_draft",
         "client_name",
@@ -313,9 +355,17 @@ class InvoiceAdmin(admin.ModelAdmin):
         "paid_at",
         "public_link",
     )
-    list_filter = ("status", "currency")
+    list_filter = (
+        "status",
+        recent_values_filter("currency", "currency", newest_first="-created_at"),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("number", "client_name", "client_email", "client_phone", "client_company")
-    date_hierarchy = "created_at"
+    search_help_text = (
+        "An invoice number (WT-2025-01234, or its start), the client's email or phone number,"
+        " or words of the client's name or company."
+    )
+    show_full_result_count = False
     raw_id_fields = ("client", "lead")
     inlines = (
         InvoiceLineInline,
@@ -335,6 +385,18 @@ class InvoiceAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
+
+    def search_condition(self, term: SearchTerm):
+        if term.kind == "reference":
+            if term.value.startswith("CN-"):
+                notes = CreditNote.objects.filter(reference_q("number", term))
+                return Q(pk__in=notes.values("invoice_id"))
+            return invoice_number_q("number", term)
+        if term.kind == "email":
+            return Q(client_email=term.value)
+        if term.kind == "phone":
+            return Q(client_phone=term.value)
+        return words_q(term, "client_name", "client_company")
 
     def get_inlines(self, request, obj):
         # Drafts cannot be paid; leaving the payment inlines out keeps their forms unchanged.

@@ -212,6 +212,13 @@ class Invoice(models.Model):
             ("issue_invoice", "Can issue an invoice with lines typed by staff"),
             ("resend_email", "Can send an invoice or receipt email again"),
         ]
+        indexes = [
+            # The back office lists invoices newest first, and finds them by the client's
+            # email or phone as the invoice states them (exactly).
+            models.Index(fields=["created_at"], name="invoice_created_at"),
+            models.Index(fields=["client_email"], name="invoice_client_email"),
+            models.Index(fields=["client_phone"], name="invoice_client_phone"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status="draft")

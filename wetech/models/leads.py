@@ -15,6 +15,10 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The back office lists clients newest first.
+            models.Index(fields=["created_at"], name="client_created_at"),
+        ]
 
     def __str__(self):
         return f"{self.name} <{self.email}>"
@@ -61,6 +65,8 @@ class Lead(models.Model):
             models.Index(fields=["status", "-created_at"]),
             # One acknowledgement per address per hour counts recent leads by email.
             models.Index(fields=["email", "created_at"], name="lead_email_recent"),
+            # The back office finds a lead by the phone number typed (E.164, exactly).
+            models.Index(fields=["phone"], name="lead_phone"),
         ]
         constraints = [
             # Consent without its evidence is worth nothing to a regulator.

@@ -54,6 +54,12 @@ class OutgoingEmail(models.Model):
             ),
             # /health/'s oldest unsent and stuck emails, and the back office's status filter.
             models.Index(fields=["status", "created_at"], name="outgoing_email_status"),
+            # The back office lists emails newest first and finds them by what they are about
+            # ("invoice WT-2025-01234", or its start: the pattern operators serve LIKE 'x%').
+            models.Index(fields=["created_at"], name="outgoing_email_created_at"),
+            models.Index(
+                fields=["reason"], name="outgoing_email_reason", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self) -> str:
