@@ -63,10 +63,12 @@ test-postgres: $(VENV)/.dev
 	  echo "== PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL pass skipped"; \
 	fi
 
-## make bench: the load benchmark against bare Django (not part of make test); writes bench/results.md.
+## make bench: the load benchmark against bare Django and the bare lead and settlement, then the
+## worker's email throughput (not part of make test); each writes its section of bench/results.md.
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) bench/run.py
+	$(PY) bench/email_bench.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis artifacts .grimp_cache .import_linter_cache
