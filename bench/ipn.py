@@ -29,19 +29,19 @@ client = Client.objects.create(name="Bench Customer", email="bench-ipn@example.c
                                phone="+255712000000")
 total = Decimal("{AMOUNT}")
 subtotal = (total / Decimal("1.18")).quantize(Decimal("0.01"))
-invoices = Invoice.objects.bulk_create(
+invoices = Invoice.objects.bulk_create([
     Invoice(client=client, client_name="Bench Customer", client_email="bench-ipn@example.co.tz",
             client_phone="+255712000000", currency="TZS", subtotal=subtotal,
             tax_rate=Decimal("0.18"), tax=total - subtotal, total=total, status="issued",
             number=f"BENCH-{{n:06d}}", issued_at=now, due_date=now.date())
     for n in range(1, 2 * {ORDERS} + 1)
-)
-PaymentAttempt.objects.bulk_create(
+], batch_size=5000)
+PaymentAttempt.objects.bulk_create([
     PaymentAttempt(invoice=invoice, gateway="pesapal", merchant_reference=f"BENCH-{{n}}",
                    gateway_reference=f"trk-{{n}}", amount=total, currency="TZS",
                    status="pending")
     for n, invoice in enumerate(invoices, start=1)
-)
+], batch_size=5000)
 """
 
 COUNT = """
@@ -80,8 +80,9 @@ def django_shell(env: dict, code: str) -> str:
         env=env,
         capture_output=True,
         text=True,
-        check=True,
     )
+    if result.returncode:
+        raise SystemExit(f"manage.py shell failed:\n{result.stderr[-3000:]}")
     return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
 
