@@ -8,5 +8,7 @@ urlpatterns = [
     path("bench/bare/", views.bare, name="bench-bare"),
     path("bench/bare-form/", views.bare_form, name="bench-bare-form"),
     path("bench/bare-insert/", views.bare_insert, name="bench-bare-insert"),
+    path("bench/bare-lead/", views.bare_lead, name="bench-bare-lead"),
+    path("bench/bare-settlement/", views.bare_settlement, name="bench-bare-settlement"),
     path("", include("wetechnologies.urls")),
 ]

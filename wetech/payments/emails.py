@@ -65,9 +65,9 @@ def receipt_email_send(*, attempt: PaymentAttempt) -> None:
     )
 
 
-def paid_emails_schedule(*, invoice_id: int, attempt_id: int) -> None:
-    """Queue the receipt and staff's note, in the caller's transaction."""
-    attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
+def paid_emails_schedule(*, attempt: PaymentAttempt) -> None:
+    """Queue the receipt and staff's note about `attempt` (with its invoice as the settlement
+    holds them), in the caller's transaction."""
     receipt_email_send(attempt=attempt)
     if settings.STAFF_EMAILS:
         _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=_context(attempt))

@@ -9,7 +9,7 @@ from django.utils import timezone
 from wetech.models import Client, Invoice, Lead, Service
 from wetech.redaction import mask_credential_paths
 from wetech.sales.emails import lead_emails_schedule
-from wetech.sales.invoicing import invoice_create_for_lead, invoice_issue
+from wetech.sales.invoicing import invoice_create_for_lead
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,6 @@ def lead_capture(
             **{field: utm.get(field, "")[:200] for field in Lead.UTM_FIELDS},
         )
         invoice = invoice_create_for_lead(lead=lead)
-        if invoice is not None:
-            invoice = invoice_issue(invoice=invoice)
         lead_emails_schedule(lead=lead, invoice=invoice)
     logger.info(
         "lead %s captured (service %s, invoice %s)",

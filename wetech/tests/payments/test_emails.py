@@ -94,7 +94,7 @@ def test_a_pdf_that_cannot_be_drawn_does_not_hold_back_the_receipt(
 
     outbox_deliver()
     mail.outbox.clear()
-    paid_emails_schedule(invoice_id=invoice.pk, attempt_id=attempt.pk)
+    paid_emails_schedule(attempt=PaymentAttempt.objects.get(pk=attempt.pk))
 
     receipt = _receipt()
     assert receipt.attachments == []
