@@ -65,6 +65,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "wetech.middleware.security_headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: from the /sw/ prefix (English has none); then ours: GET / for a browser that
+    # prefers Kiswahili goes to /sw/, and a JSON client is answered in its Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
+    "wetech.middleware.language.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -181,7 +185,17 @@ AXES_LOCKOUT_CALLABLE = "wetech.views.errors.login_locked_out"
 # username and address either way.
 AXES_VERBOSE = False
 
+# English at today's URLs, Kiswahili under /sw/ (wetechnologies/urls.py). The catalogue is
+# locale/sw/LC_MESSAGES/django.po with its compiled .mo committed, so running the site needs no
+# gettext tools (README, "Languages").
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The visitor's choice, set by the header's switcher (Django's set_language), kept for a year.
+# No script reads it.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Africa/Dar_es_Salaam"
 USE_I18N = True
 USE_TZ = True
@@ -238,6 +252,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
 
 # --- Email ----------------------------------------------------------------------------------------
 

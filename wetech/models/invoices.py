@@ -12,6 +12,7 @@ cannot drift apart.
 import secrets
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
@@ -103,6 +104,7 @@ class Invoice(models.Model):
         "client_phone",
         "client_company",
         "client_tin",
+        "language",
         "currency",
         "subtotal",
         "tax_rate",
@@ -131,6 +133,12 @@ class Invoice(models.Model):
     client_company = models.CharField(max_length=120, blank=True)
     # The buyer's Tanzanian TIN (9 digits) when they gave one: a tax invoice shows it.
     client_tin = models.CharField(max_length=9, blank=True, default="")
+    # The customer's language (their lead's): the PDF, the receipt and every email about the
+    # invoice are in it, whoever asks later; its lines were written in it at issue. (The page
+    # follows its URL: /sw/invoices/... in Kiswahili.)
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)

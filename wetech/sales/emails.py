@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
 
 from wetech.emails import email_send
 from wetech.models import Invoice, Lead
@@ -48,7 +49,10 @@ def acknowledged_lately(lead: Lead) -> bool:
 
 
 def invoice_absolute_url(invoice: Invoice) -> str:
-    return f"{settings.SITE_URL}{invoice.get_absolute_url()}"
+    """The invoice's link, in the invoice's language (/sw/invoices/... for Kiswahili), whatever
+    language is active where it is built."""
+    with translation.override(invoice.language):
+        return f"{settings.SITE_URL}{invoice.get_absolute_url()}"
 
 
 def lead_emails_send(*, lead: Lead, invoice: Invoice | None) -> None:
