@@ -17,6 +17,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from wetech.models.payments import LedgerEntry
 from wetech.money import DEFAULT_CURRENCY, format_rate_percent, quantize
@@ -87,12 +89,13 @@ class InvoiceQuerySet(models.QuerySet):
 
 class Invoice(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ISSUED = "issued", "Issued"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
-        NEEDS_REVIEW = "needs_review", "Needs review"
-        REFUNDED = "refunded", "Refunded"
+        # The label is the badge on the customer's invoice: in their language.
+        DRAFT = "draft", _("Draft")
+        ISSUED = "issued", _("Issued")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
+        NEEDS_REVIEW = "needs_review", _("Needs review")
+        REFUNDED = "refunded", _("Refunded")
 
     # What an issued invoice states; see the module docstring.
     FROZEN_FIELDS = (
@@ -212,7 +215,8 @@ class Invoice(models.Model):
 
     @property
     def tax_label(self) -> str:
-        return f"VAT {format_rate_percent(self.tax_rate)}%"
+        # "VAT 18%" (the tax's name and rate as the invoice's language writes them).
+        return gettext("VAT %(rate)s%%") % {"rate": format_rate_percent(self.tax_rate)}
 
     @property
     def is_payable(self) -> bool:
