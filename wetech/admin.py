@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from modeltranslation.admin import TranslationAdmin
 
 from wetech.models import (
     Client,
@@ -55,7 +56,14 @@ class LeadAdmin(admin.ModelAdmin):
         "marketing_consent",
         "invoice_link",
     )
-    list_filter = ("status", "service", "source_page", "utm_source", "marketing_consent")
+    list_filter = (
+        "status",
+        "service",
+        "source_page",
+        "utm_source",
+        "marketing_consent",
+        "language",
+    )
     search_fields = ("name", "email", "phone", "company", "message", "client__email")
     list_select_related = ("service", "invoice")
     date_hierarchy = "created_at"
@@ -145,7 +153,10 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(TranslationAdmin):
+    """Each translated field is edited in English and in Kiswahili side by side (name [en],
+    name [sw], ...); an empty Kiswahili field shows the English on the Kiswahili pages."""
+
     list_display = ("name", "price_display", "price_note", "active", "order")
     list_editable = ("active", "order")
     list_filter = ("active",)
@@ -230,7 +241,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "paid_at",
         "public_link",
     )
-    list_filter = ("status", "currency")
+    list_filter = ("status", "currency", "language")
     search_fields = ("number", "client_name", "client_email", "client_phone", "client_company")
     date_hierarchy = "created_at"
     raw_id_fields = ("client", "lead")
@@ -284,6 +295,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             "client_email",
             "client_phone",
             "client_company",
+            "language",
             "currency",
             "tax_rate",
         )

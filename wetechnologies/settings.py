@@ -44,6 +44,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 APP_VERSION = env.str("APP_VERSION", default="") or __import__("wetech").__version__
 
 INSTALLED_APPS = [
+    # Before the admin: the catalogue's fields in English and Kiswahili (wetech/translation.py).
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -191,6 +193,11 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The service catalogue's words in both languages (django-modeltranslation: name_en, name_sw, ...);
+# a Kiswahili field left empty shows the English.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = ("en", "sw")
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 # The visitor's choice, set by the header's switcher (Django's set_language), kept for a year.
 # No script reads it.
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600

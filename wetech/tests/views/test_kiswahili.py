@@ -10,8 +10,9 @@ import time_machine
 from django.conf import settings
 from django.test import override_settings
 
-from wetech.models import Invoice
+from wetech.models import Invoice, Service
 from wetech.payments.gateways.base import GatewayUnavailable
+from wetech.sales.catalogue import DEMO_CATALOGUE, catalogue_load
 from wetech.tests.lead_helpers import lead_post, make_service
 from wetech.tests.payment_helpers import issued_invoice
 
@@ -214,3 +215,38 @@ class TestJsonErrors:
         assert (
             response.json()["invoice"]["url"] == f"{settings.SITE_URL}/sw/invoices/{invoice.token}/"
         )
+
+
+class TestCatalogue:
+    def test_the_services_in_kiswahili(self, client):
+        catalogue_load(entries=DEMO_CATALOGUE)
+        text = _text(client.get("/sw/"))
+        assert "Tovuti ya biashara" in text
+        assert "TZS 1,500,000 + VAT · malipo ya mara moja" in text
+        assert "TZS 450,000 + VAT · kwa mwaka" in text
+        assert "Business website" not in text
+        page = _text(client.get(f"/sw{SERVICE}"))
+        assert "Agiza Tovuti ya biashara" in page
+        assert "Tunabuni na kutengeneza tovuti ya kampuni yako" in page
+
+    def test_the_invoice_line_is_written_in_the_customers_language_and_stays(self, client):
+        catalogue_load(entries=DEMO_CATALOGUE)
+        client.post("/sw/leads/", lead_post(client, f"/sw{SERVICE}"))
+        client.post("/leads/", lead_post(client, SERVICE, email="juma@example.co.tz"))
+        lines = dict(Invoice.objects.values_list("language", "lines__description"))
+        assert lines == {
+            "sw": "Tovuti ya biashara (malipo ya mara moja)",
+            "en": "Business website (one-off)",
+        }
+        # Staff rename the service later: issued invoices keep what they said.
+        Service.objects.filter(slug="business-website").update(name_sw="Tovuti mpya")
+        sw_invoice = Invoice.objects.get(language="sw")
+        assert "Tovuti ya biashara (malipo ya mara moja)" in _text(
+            client.get(f"/sw/invoices/{sw_invoice.token}/")
+        )
+
+    def test_staff_edit_both_languages_in_the_admin(self, admin_client):
+        html = admin_client.get("/admin/wetech/service/add/").content.decode()
+        for field in ("name_en", "name_sw", "summary_sw", "description_sw", "price_note_sw"):
+            assert f'name="{field}"' in html
+        assert '<html lang="en"' in html
