@@ -7,8 +7,10 @@ is therefore logged, never raised, so it cannot undo or error what already happe
 
 import logging
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from wetech.company import company_get
 
@@ -26,9 +28,14 @@ def email_send(
     context: dict,
     reason: str,
     attachments: list[Attachment] | None = None,
+    language: str = "",
 ) -> bool:
     """Render `emails/<template>_subject.txt` and `emails/<template>.txt` with `context` and send
     them to `to`, with `attachments` if any; True when the mail server took the message.
+
+    `language` is the reader's (a customer's stored language: the lead's or the invoice's; staff
+    read English, the default): the templates, dates and the catalogue's words are rendered in
+    it, whatever language the request or task that sends it happens to be in.
 
     Every template also gets `company` (who signs: name, address, contacts, tax numbers) and
     `attachment_names` (the files attached, so the text can say so truthfully), unless `context`
@@ -42,9 +49,10 @@ def email_send(
         "attachment_names": [filename for filename, _content, _mimetype in attachments],
         **context,
     }
-    # A subject is one header line: whatever the template's line breaks, it never spills over.
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
-    body = render_to_string(f"emails/{template}.txt", context)
+    with translation.override(language or settings.LANGUAGE_CODE):
+        # A subject is one header line: whatever the template's line breaks, it never spills.
+        subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+        body = render_to_string(f"emails/{template}.txt", context)
     try:
         EmailMessage(subject=subject, body=body, to=to, attachments=attachments).send()
     except Exception:

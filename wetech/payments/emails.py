@@ -25,8 +25,15 @@ ALERT_TITLES = {
 }
 
 
-def _send(*, template: str, to: list[str], context: dict) -> None:
-    email_send(template=template, to=to, context=context, reason=f"payment {context['ref']}")
+def _staff_send(*, template: str, context: dict) -> None:
+    """An email to staff: in English, whatever the customer's language."""
+    email_send(
+        template=template,
+        to=list(settings.STAFF_EMAILS),
+        context=context,
+        reason=f"payment {context['ref']}",
+        language=settings.LANGUAGE_CODE,
+    )
 
 
 def _context(attempt: PaymentAttempt) -> dict:
@@ -52,9 +59,11 @@ def paid_emails_send(*, invoice_id: int, attempt_id: int) -> None:
         context=context,
         reason=f"payment {context['ref']}",
         attachments=invoice_pdf_attachments(invoice=invoice),
+        # The customer's language, stored with the invoice: the receipt and its PDF are in it.
+        language=invoice.language,
     )
     if settings.STAFF_EMAILS:
-        _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=context)
+        _staff_send(template="payment_staff", context=context)
 
 
 def paid_emails_schedule(*, invoice_id: int, attempt_id: int) -> None:
@@ -69,7 +78,7 @@ def staff_alert_send(*, attempt_id: int, reason: str, detail: str) -> None:
         return
     attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
     context = {**_context(attempt), "title": ALERT_TITLES.get(reason, reason), "detail": detail}
-    _send(template="payment_alert", to=list(settings.STAFF_EMAILS), context=context)
+    _staff_send(template="payment_alert", context=context)
 
 
 def staff_alert_schedule(*, attempt_id: int, reason: str, detail: str) -> None:

@@ -13,6 +13,7 @@ from django.test import override_settings
 from wetech.models import Invoice, Service
 from wetech.payments.gateways.base import GatewayUnavailable
 from wetech.sales.catalogue import DEMO_CATALOGUE, catalogue_load
+from wetech.tests.document_helpers import pdf_text
 from wetech.tests.lead_helpers import lead_post, make_service
 from wetech.tests.payment_helpers import issued_invoice
 
@@ -112,6 +113,19 @@ class TestInvoicePage:
         text = _text(client.get(f"/invoices/{invoice.token}/"))
         assert "30 November 2026" in text
         assert "Tax invoice" in text
+
+    @time_machine.travel(datetime(2026, 11, 16, 9, 0, tzinfo=UTC), tick=False)
+    def test_the_pdf_is_in_the_invoices_language_whichever_page_links_to_it(self, client):
+        kiswahili = issued_invoice(language="sw")
+        english = issued_invoice(email="juma@example.co.tz")
+        for prefix in ("", "/sw"):
+            sw_text = pdf_text(client.get(f"{prefix}/invoices/{kiswahili.token}/pdf/").content)
+            en_text = pdf_text(client.get(f"{prefix}/invoices/{english.token}/pdf/").content)
+            assert "ANKARA YA KODI" in sw_text
+            assert "Mwisho wa kulipa\n30 Novemba 2026" in sw_text
+            assert "Jumla kuu\nTZS 413,000" in sw_text
+            assert "TAX INVOICE" in en_text
+            assert "Due date\n30 November 2026" in en_text
 
     def test_a_gateway_down_is_said_kindly_in_kiswahili(self, client, pesapal):
         invoice = issued_invoice()
