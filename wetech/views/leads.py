@@ -65,6 +65,8 @@ def _created(request, lead, invoice):
         lead_json = {
             "status": lead.status,
             "service": lead.service.slug if lead.service_id else None,
+            # The language its emails and invoice are in (from Accept-Language or /sw/).
+            "language": lead.language,
             "created_at": lead.created_at.isoformat(),
         }
         return JsonResponse({"lead": lead_json, "invoice": invoice_json}, status=201)

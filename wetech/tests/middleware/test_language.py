@@ -239,6 +239,7 @@ class TestStoredLanguage:
         )
         assert response.status_code == 201
         assert Lead.objects.get().language == language
+        assert response.json()["lead"]["language"] == language
         invoice = Invoice.objects.get()
         assert invoice.language == language
         prefix = "/sw" if language == "sw" else ""

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.test import override_settings
 
 from wetech.models import Invoice, Service
-from wetech.payments.gateways.base import GatewayUnavailable
+from wetech.payments.gateways.base import GatewayUnavailable, PaymentStatus
+from wetech.payments.start import payment_start
 from wetech.sales.catalogue import DEMO_CATALOGUE, catalogue_load
 from wetech.tests.document_helpers import pdf_text
 from wetech.tests.lead_helpers import lead_post, make_service
@@ -264,3 +265,33 @@ class TestCatalogue:
         for field in ("name_en", "name_sw", "summary_sw", "description_sw", "price_note_sw"):
             assert f'name="{field}"' in html
         assert '<html lang="en"' in html
+
+
+class TestReturnFromTheGateway:
+    """Pesapal's browser return has one URL, registered without a language."""
+
+    def test_the_customer_comes_back_to_the_invoice_in_its_language(self, client, pesapal):
+        invoice = issued_invoice(language="sw")
+        attempt = payment_start(invoice=invoice, gateway="pesapal").attempt
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
+        response = client.get(
+            "/payments/pesapal/callback/",
+            {
+                "OrderTrackingId": attempt.gateway_reference,
+                "OrderMerchantReference": attempt.merchant_reference,
+                "OrderNotificationType": "CALLBACKURL",
+            },
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+        assert response.status_code == 303
+        assert response["Location"] == f"/sw/invoices/{invoice.token}/"
+
+    def test_a_link_we_cannot_follow_is_explained_in_the_visitors_language(self, client, pesapal):
+        kiswahili = client.get("/payments/pesapal/callback/", HTTP_ACCEPT_LANGUAGE="sw")
+        assert kiswahili.status_code == 400
+        assert "Kiungo hiki kutoka Pesapal hakijakamilika" in _text(kiswahili)
+        assert '<html lang="sw">' in kiswahili.content.decode()
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        english = client.get("/payments/pesapal/callback/?OrderTrackingId=nope")
+        assert english.status_code == 404
+        assert "We could not find the payment this link is about." in _text(english)
