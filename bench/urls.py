@@ -1,8 +1,9 @@
 """The site's URLs plus the reference views the benchmark compares against."""
 
-from django.urls import include, path
+from django.urls import path
 
 from bench import views
+from wetechnologies import urls as site
 
 urlpatterns = [
     path("bench/bare/", views.bare, name="bench-bare"),
@@ -10,5 +11,5 @@ urlpatterns = [
     path("bench/bare-insert/", views.bare_insert, name="bench-bare-insert"),
     path("bench/bare-lead/", views.bare_lead, name="bench-bare-lead"),
     path("bench/bare-settlement/", views.bare_settlement, name="bench-bare-settlement"),
-    path("", include("wetechnologies.urls")),
+    *site.urlpatterns,
 ]

@@ -45,6 +45,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 APP_VERSION = env.str("APP_VERSION", default="") or __import__("wetech").__version__
 
 INSTALLED_APPS = [
+    # Before the admin: the catalogue's fields in English and Kiswahili (wetech/translation.py).
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -67,6 +69,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "wetech.middleware.security_headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: from the /sw/ prefix (English has none); then ours: GET / for a browser that
+    # prefers Kiswahili goes to /sw/, and a JSON client is answered in its Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
+    "wetech.middleware.language.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -183,7 +189,22 @@ AXES_LOCKOUT_CALLABLE = "wetech.views.errors.login_locked_out"
 # username and address either way.
 AXES_VERBOSE = False
 
+# English at today's URLs, Kiswahili under /sw/ (wetechnologies/urls.py). The catalogue is
+# locale/sw/LC_MESSAGES/django.po with its compiled .mo committed, so running the site needs no
+# gettext tools (README, "Languages").
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The service catalogue's words in both languages (django-modeltranslation: name_en, name_sw, ...);
+# a Kiswahili field left empty shows the English.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = ("en", "sw")
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
+# The visitor's choice, set by the header's switcher (Django's set_language), kept for a year.
+# No script reads it.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Africa/Dar_es_Salaam"
 USE_I18N = True
 USE_TZ = True
@@ -240,6 +261,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
 
 # --- Email ----------------------------------------------------------------------------------------
 

@@ -16,9 +16,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from wetech.models import AuditEntry, Invoice, InvoiceCounter, InvoiceLine, Lead, PaymentAttempt
+from wetech.models import (
+    AuditEntry,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    Lead,
+    PaymentAttempt,
+    Service,
+)
 from wetech.models.payments import OPEN_STATUSES
 from wetech.money import quantize, to_wire
 from wetech.sales.emails import invoice_email_schedule
@@ -58,6 +66,15 @@ def invoice_totals_compute(*, invoice: Invoice, line_amounts=None) -> None:
     invoice.total = subtotal + invoice.tax
 
 
+def service_line_description(service: Service, language: str) -> str:
+    """The invoice line for a service, in the invoice's language: "Business website (one-off)".
+    Frozen once the invoice is issued, whatever the catalogue says later."""
+    with translation.override(language):
+        # The catalogue's fields read in the active language (django-modeltranslation).
+        name, note = service.name, service.price_note
+    return f"{name} ({note})" if note else name
+
+
 def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
     """The issued invoice for the lead's priced service (None when there is nothing to invoice).
 
@@ -78,6 +95,7 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
         client_company=lead.company,
         # The buyer's TIN as they gave it with this order: the tax invoice keeps it.
         client_tin=lead.tin,
+        language=lead.language,
         currency=service.currency,
         tax_rate=settings.INVOICE_TAX_RATE,
         number=invoice_number_next(year=today.year),
@@ -87,9 +105,7 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
     )
     line = InvoiceLine(
         position=1,
-        description=f"{service.name} ({service.price_note})"
-        if service.price_note
-        else service.name,
+        description=service_line_description(service, lead.language),
         quantity=1,
         unit_price=service.price,
     )
