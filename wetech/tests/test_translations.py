@@ -50,6 +50,8 @@ STAFF_TEMPLATES = (
     "emails/payment_staff_subject.txt",
     "emails/payment_alert.txt",
     "emails/payment_alert_subject.txt",
+    "emails/refund_staff.txt",
+    "emails/refund_staff_subject.txt",
 )
 # Names, not words: they read the same in every language.
 NAMES = {"WeTech", "We", "Tech"}
