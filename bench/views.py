@@ -95,9 +95,10 @@ def bare_lead(request):
         cursor.execute(
             "INSERT INTO wetech_lead (client_id, service_id, name, email, phone, company, tin,"
             " message, source_page, landing_page, referrer, utm_source, utm_medium,"
-            " utm_campaign, utm_term, utm_content, marketing_consent, status, created_at)"
+            " utm_campaign, utm_term, utm_content, marketing_consent, status, language,"
+            " created_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, '', %s, %s, %s, '', '', '', '', '', '', %s,"
-            " 'new', %s) RETURNING id",
+            " 'new', 'en', %s) RETURNING id",
             [client_id, service_id, name, email, phone, company, message, "", "", False, now_db],
         )
         lead_id = cursor.fetchone()[0]
@@ -117,9 +118,9 @@ def bare_lead(request):
         cursor.execute(
             "INSERT INTO wetech_invoice (number, token, client_id, lead_id, client_name,"
             " client_email, client_phone, client_company, client_tin, currency, subtotal,"
-            " tax_rate, tax, total, status, issued_at, due_date, created_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s, %s, %s, %s, 'issued', %s, %s,"
-            " %s, %s) RETURNING id",
+            " tax_rate, tax, total, status, language, issued_at, due_date, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s, %s, %s, %s, 'issued', 'en', %s,"
+            " %s, %s, %s) RETURNING id",
             [
                 _NUMBER_FORMAT.format(year=year, sequence=sequence),
                 token,

@@ -376,7 +376,7 @@ class TestManualRefund:
         assert refund_emails()[0].subject == (
             f"Refund: TZS 413,000 for invoice {attempt.invoice.number}, credit note {note.number}"
         )
-        assert "Refund reference:  MP240501AB" in refund_emails()[0].body
+        assert f"{'Refund reference:':22}MP240501AB" in refund_emails()[0].body
         recorded = AuditEntry.objects.get()
         assert (recorded.action, recorded.actor, recorded.data["external_reference"]) == (
             "refund_recorded",
