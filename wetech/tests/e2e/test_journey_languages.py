@@ -49,7 +49,7 @@ def screenshot_email(page, message, name: str) -> None:
         f"<meta name=viewport content='width=device-width'><body style='font-family:sans-serif;"
         f"margin:1rem'><p><b>To:</b> {html.escape(', '.join(message.to))}<br>"
         f"<b>Subject:</b> {html.escape(message.subject)}<br><b>Attached:</b> "
-        f"{html.escape(attachments)}</p><pre style='white-space:pre-wrap'>"
+        f"{html.escape(attachments)}</p><pre style='white-space:pre-wrap;overflow-wrap:anywhere'>"
         f"{html.escape(message.body)}</pre>"
     )
     screenshot(page, name)
