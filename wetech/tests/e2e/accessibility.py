@@ -5,9 +5,12 @@ into the page under test through Playwright, so it is never served to visitors a
 is unchanged. The rules run are WCAG 2.1 levels A and AA.
 """
 
+from contextlib import contextmanager
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.test import Client
+from django.utils import translation
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
@@ -15,14 +18,35 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": 
 # English at today's URLs, Kiswahili under /sw/ (issue 14): every page is checked in both.
 LANGUAGE_PREFIXES = ["", "/sw"]
 LANGUAGE_OF_PREFIX = {"": "en", "/sw": "sw"}
+# What the visitor's browser asks for (Accept-Language): a Kiswahili reader's prefers Kiswahili.
+BROWSER_LOCALE = {"": "en-GB", "/sw": "sw-TZ"}
+PHONE = {"width": 390, "height": 844}
 
 _axe = Axe()
 
 
 def language_prefix_available(prefix: str) -> None:
     """Skip the Kiswahili case while the site has no /sw/ pages yet (they answer 404)."""
-    if prefix and Client().get(f"{prefix}/").status_code == 404:
+    if not prefix:
+        return
+    # The request activates its language on this thread: put back the one the test runs in, so
+    # reverse() and get_absolute_url() keep giving today's (English) paths.
+    with translation.override(translation.get_language()):
+        status = Client().get(f"{prefix}/").status_code
+    if status == 404:
         pytest.skip(f"{prefix}/ answers 404: the Kiswahili pages of issue 14 are not built yet")
+
+
+@contextmanager
+def phone_page(browser, prefix: str):
+    """A phone-sized tab whose browser speaks the language of `prefix`."""
+    context = browser.new_context(viewport=PHONE, locale=BROWSER_LOCALE[prefix])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def violations_report(label: str, violations: list[dict]) -> str:

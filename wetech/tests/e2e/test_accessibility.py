@@ -17,6 +17,7 @@ from wetech.tests.e2e.accessibility import (
     LANGUAGE_PREFIXES,
     AxeChecks,
     language_prefix_available,
+    phone_page,
 )
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +29,12 @@ ROBOTS_NOINDEX = "meta[name=robots][content*=noindex]"
 def prefix(request, site):
     language_prefix_available(request.param)
     return request.param
+
+
+@pytest.fixture
+def page(browser, prefix):
+    with phone_page(browser, prefix) as page:
+        yield page
 
 
 def fill_lead_form(page, *, phone: str, email: str = "asha@example.co.tz") -> None:
@@ -136,8 +143,9 @@ def test_payment_return_and_error_pages(page, site, prefix, settings):
     settings.LEADS_RATE_LIMIT = "1/m"
     axe = AxeChecks(page, prefix)
 
-    # Pesapal's return address is never prefixed (the contract): a Kiswahili visitor brings the
-    # language cookie their choice left, and the problem page must speak their language.
+    # Pesapal's return address is never prefixed (the contract): a Kiswahili visitor comes back
+    # with the language cookie their choice left and a browser that prefers Kiswahili, and the
+    # problem page must speak their language.
     if prefix:
         page.context.add_cookies(
             [{"name": django_settings.LANGUAGE_COOKIE_NAME, "value": "sw", "url": site}]

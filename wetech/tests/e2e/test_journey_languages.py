@@ -21,6 +21,7 @@ from wetech.tests.e2e.accessibility import (
     LANGUAGE_OF_PREFIX,
     LANGUAGE_PREFIXES,
     language_prefix_available,
+    phone_page,
 )
 from wetech.tests.e2e.conftest import SCREENSHOTS, screenshot
 from wetech.tests.email_helpers import outbox_deliver
@@ -32,6 +33,12 @@ pytestmark = pytest.mark.e2e
 def prefix(request, site):
     language_prefix_available(request.param)
     return request.param
+
+
+@pytest.fixture
+def page(browser, prefix):
+    with phone_page(browser, prefix) as page:
+        yield page
 
 
 def receipt_email(invoice: Invoice):
@@ -122,7 +129,8 @@ def test_the_whole_journey_at_phone_width(page, site, prefix):
     text = pdf_text(attached_pdf)
     assert invoice.number in text
     assert invoice.number in email.body
-    assert invoice.get_absolute_url() in email.body
+    # The link takes the customer back to the invoice in their language.
+    assert f"{site}{prefix}/invoices/{invoice.token}/" in email.body
 
     if lang == "en":
         assert "we have received your payment" in email.body
