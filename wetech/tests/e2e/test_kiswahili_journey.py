@@ -6,13 +6,13 @@ in English while the documents stay in the customer's language."""
 import re
 
 import pytest
-from django.core import mail
 from playwright.sync_api import expect
 
 from wetech.models import Invoice, Lead
 from wetech.money import format_money
 from wetech.tests.document_helpers import pdf_text
 from wetech.tests.e2e.conftest import screenshot
+from wetech.tests.email_helpers import delivered
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def test_a_kiswahili_customer_orders_pays_and_gets_a_kiswahili_receipt(kiswahili
 
     [receipt] = [
         message
-        for message in mail.outbox
+        for message in delivered()
         if message.to == ["asha@example.co.tz"] and message.subject.startswith("Risiti")
     ]
     assert receipt.subject == f"Risiti: ankara {invoice.number} imelipwa, {_total(invoice)}"
