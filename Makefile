@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/wetech
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format test-sqlite test-postgres test-e2e bench bench-scale clean
+.PHONY: run test test-clock lint format test-sqlite test-postgres test-e2e bench bench-scale clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,13 +29,17 @@ run: $(VENV)/.runtime
 ## Timing-dependent drills (marker slow_drill) run in both passes; skip them locally with
 ## `.venv/bin/pytest -m "not e2e and not slow_drill"`. Drills whose result does not depend on the
 ## database (marker db_independent) run once, in the SQLite pass.
-test: $(VENV)/.dev lint test-sqlite test-e2e test-postgres
+## Each pass says how long it took (tools/timed.sh), and the summary at the end lists them all.
+test: $(VENV)/.dev test-clock lint test-sqlite test-e2e test-postgres
+	@echo "== time per pass"; sed 's/^/   /' artifacts/test-times.txt
+
+test-clock:
+	@mkdir -p artifacts && : >artifacts/test-times.txt
 
 ## make lint: ruff (lint + format), then the import-layer contracts in pyproject.toml.
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports --no-logo
+	@tools/timed.sh lint bash -c '$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . \
+	  && $(VENV)/bin/lint-imports --no-logo'
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
@@ -43,12 +47,12 @@ format: $(VENV)/.dev
 
 test-sqlite: $(VENV)/.dev
 	@echo "== test suite on SQLite"
-	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q -m "not e2e"
+	@tools/timed.sh "SQLite pass" env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q -m "not e2e"
 
 test-e2e: $(VENV)/.dev
 	@if [ -x /usr/bin/chromium ]; then \
 	  echo "== browser end-to-end tests (Chromium, SQLite)"; \
-	  env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q wetech/tests/e2e; \
+	  tools/timed.sh "browser pass" env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q wetech/tests/e2e; \
 	else \
 	  echo "== /usr/bin/chromium not found: browser tests skipped (.ci/run installs it)"; \
 	fi
@@ -58,15 +62,18 @@ test-postgres: $(VENV)/.dev
 	  redis=""; \
 	  if timeout 2 bash -c '</dev/tcp/127.0.0.1/6379' 2>/dev/null; then redis="$(REDIS_TEST_URL)"; fi; \
 	  echo "== test suite on PostgreSQL$${redis:+ with Redis} (the db_independent drills ran in the SQLite pass: deselected here)"; \
-	  DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(VENV)/bin/pytest -q -m "not e2e and not db_independent"; \
+	  tools/timed.sh "PostgreSQL$${redis:+ + Redis} pass" env DATABASE_URL=$(PG_URL) REDIS_URL=$$redis \
+	    $(VENV)/bin/pytest -q -m "not e2e and not db_independent"; \
 	else \
 	  echo "== PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL pass skipped"; \
 	fi
 
-## make bench: the load benchmark against bare Django (not part of make test); writes bench/results.md.
+## make bench: the load benchmark against bare Django and the bare lead and settlement, then the
+## worker's email throughput (not part of make test); each writes its section of bench/results.md.
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) bench/run.py
+	$(PY) bench/email_bench.py
 
 ## make bench-scale N=200000 [LABEL=after]: seed N invoices with their history on PostgreSQL
 ## (SCALE_DATABASE_URL, default database wetech_scale_bench) and time every admin list, search and

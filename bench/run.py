@@ -30,8 +30,11 @@ sys.path.insert(0, str(ROOT))
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 HOST = "127.0.0.1"
-SITE_PORT = 8120
-FAKE_GATEWAY_PORT = 8121
+# Overridable so two benchmarks on one machine need not share ports, a database or a Redis db.
+SITE_PORT = int(os.environ.get("BENCH_SITE_PORT", "8120"))
+FAKE_GATEWAY_PORT = int(os.environ.get("BENCH_GATEWAY_PORT", "8121"))
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "wetech_bench")
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "14")
 RESULTS = ROOT / "bench" / "results.md"
 LUA = ROOT / "bench" / "lua"
 
@@ -169,9 +172,9 @@ def base_env(engine: str, workdir: Path) -> dict:
     for key in ("DATABASE_URL", "REDIS_URL", "GATEWAY_SIMULATOR", "TASK_BROKER_URL"):
         env.pop(key, None)
     if engine == "postgres":
-        env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/wetech_bench"
+        env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{PG_DATABASE}"
         if port_open(6379):
-            env["REDIS_URL"] = f"redis://{HOST}:6379/14"
+            env["REDIS_URL"] = f"redis://{HOST}:6379/{REDIS_DB}"
     else:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     if "REDIS_URL" not in env:
@@ -183,10 +186,10 @@ def base_env(engine: str, workdir: Path) -> dict:
 def prepare_database(engine: str, env: dict) -> None:
     if engine == "postgres":
         psql = ["psql", "-q", "-h", HOST, "-U", "postgres", "-d", "postgres", "-c"]
-        subprocess.run([*psql, "DROP DATABASE IF EXISTS wetech_bench"], check=True)
-        subprocess.run([*psql, "CREATE DATABASE wetech_bench"], check=True)
+        subprocess.run([*psql, f"DROP DATABASE IF EXISTS {PG_DATABASE}"], check=True)
+        subprocess.run([*psql, f"CREATE DATABASE {PG_DATABASE}"], check=True)
     if env.get("REDIS_URL"):
-        subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], check=False, capture_output=True)
+        subprocess.run(["redis-cli", "-n", REDIS_DB, "FLUSHDB"], check=False, capture_output=True)
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
     manage(env, "collectstatic", "--noinput")
@@ -202,8 +205,21 @@ def scenarios(seconds: int) -> list[tuple[str, str, dict]]:
         ("GET /", "bare form page", {"path": "/"}),
         ("GET /services/<slug>/", "bare form page", {"path": "{service}"}),
         ("bare insert", "", {"path": "/bench/bare-insert/", "script": LUA / "post_insert.lua"}),
-        ("POST /leads/", "bare insert", {"path": "/leads/", "script": LUA / "post_lead.lua"}),
+        ("bare lead", "", {"path": "/bench/bare-lead/", "script": LUA / "post_lead.lua"}),
+        ("POST /leads/", "bare lead", {"path": "/leads/", "script": LUA / "post_lead.lua"}),
     ]
+
+
+# Rows compared with more than one reference, and rows measured outside `scenarios`.
+EXTRA_REFERENCES = {
+    "POST /leads/": ("bare insert",),
+    "IPN settlement (distinct orders)": ("bare settlement",),
+}
+
+
+def references_of(label: str, seconds: int) -> list[str]:
+    main = [ref for lab, ref, _ in scenarios(seconds) if lab == label and ref]
+    return main + list(EXTRA_REFERENCES.get(label, ()))
 
 
 def run_engine(engine: str, *, seconds: int, rounds: int, workdir: Path, ipn_only: bool) -> dict:
@@ -222,24 +238,26 @@ def run_engine(engine: str, *, seconds: int, rounds: int, workdir: Path, ipn_onl
                 path = args["path"].format(service=service)
                 measured = wrk(path, seconds=seconds, script=args.get("script"), env=lead_env)
                 results.setdefault(label, []).append(measured)
-        extra = ipn_settlement(env, seconds=seconds, workdir=workdir)
+        extra = ipn_settlement(env, seconds=seconds, rounds=rounds, workdir=workdir)
     table = {label: median_round(rounds_) for label, rounds_ in results.items()}
     table.update(extra)
     return table
 
 
-def ipn_settlement(env: dict, *, seconds: int, workdir: Path) -> dict:
+def ipn_settlement(env: dict, *, seconds: int, rounds: int, workdir: Path) -> dict:
     """Pesapal IPN settlement against a local fake status endpoint (see bench/ipn.py)."""
     from bench import ipn
 
     return ipn.measure(
         env=env,
         seconds=seconds,
+        rounds=rounds,
         workdir=workdir,
         site_port=SITE_PORT,
         gateway_port=FAKE_GATEWAY_PORT,
         wrk=wrk,
         process=process,
+        median_round=median_round,
     )
 
 
@@ -264,10 +282,13 @@ def render(tables: dict[str, dict], *, seconds: int, rounds: int) -> str:
         for label, row in table.items():
             if "rps" not in row:
                 continue
-            ref = next((r for lab, r, _ in scenarios(seconds) if lab == label), "")
-            ratio = ""
-            if ref and ref in table:
-                ratio = f"{row['rps'] / table[ref]['rps']:.2f} of {ref}"
+            ratio = "; ".join(
+                f"**{row['rps'] / table[ref]['rps']:.2f} of {ref}**"
+                if ref.startswith("bare lead") or ref.startswith("bare settlement")
+                else f"{row['rps'] / table[ref]['rps']:.2f} of {ref}"
+                for ref in references_of(label, seconds)
+                if ref in table
+            )
             p50 = f"{row['p50']:.1f}" if row.get("p50") is not None else ""
             p99 = f"{row['p99']:.1f}" if row.get("p99") is not None else ""
             lines.append(f"| {label} | {row['rps']:.0f} | {p50} | {p99} | {row['bad']} | {ratio} |")

@@ -54,4 +54,8 @@ def huey_settings(url: str, *, base_dir: Path, consumer: dict) -> dict:
     path = sqlite_queue_path(url, base_dir=base_dir)
     # The queue opens (and creates) its file when Django loads; its folder must exist by then.
     path.parent.mkdir(parents=True, exist_ok=True)
-    return {**config, "huey_class": "huey.SqliteHuey", "filename": str(path)}
+    # No fsync per task (WAL, synchronous=OFF): a task survives the worker or the site being
+    # killed, and only a machine crash can lose the last ones, which nothing depends on (every
+    # email is an outbox row the sweep queues again). With fsync each queued email cost the
+    # request a disk flush of its own, as much as the lead's whole transaction.
+    return {**config, "huey_class": "huey.SqliteHuey", "filename": str(path), "fsync": False}

@@ -416,3 +416,27 @@ def outgoing_emails_stuck_count() -> int:
         | Q(status=Status.SENDING, claimed_at__lt=now - lease - STUCK_AFTER)
         | Q(status=Status.FAILED, created_at__gte=now - FAILED_SHOWN_FOR)
     ).count()
+
+
+# Deleted in batches, so a big first prune never holds a long write lock (SQLite).
+PRUNE_BATCH = 1000
+
+
+def outgoing_emails_prune(*, older_than_days: int, now: datetime | None = None) -> int:
+    """Delete the emails sent more than `older_than_days` days ago; how many were deleted.
+
+    Only sent ones: pending and sending ones are work still to do, and failed ones stay for staff
+    to look at and send again. Once sent, a row is needed by nothing (the Message-ID has gone
+    out with the message), so its customer's address and context need not be kept.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        batch = list(
+            OutgoingEmail.objects.filter(status=Status.SENT, sent_at__lt=cutoff).values_list(
+                "pk", flat=True
+            )[:PRUNE_BATCH]
+        )
+        if not batch:
+            return deleted
+        deleted += OutgoingEmail.objects.filter(pk__in=batch).delete()[0]

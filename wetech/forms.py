@@ -9,6 +9,7 @@ import phonenumbers
 from django import forms
 from django.conf import settings
 from django.core import signing
+from django.utils.translation import gettext_lazy as _
 
 from wetech.models import PaymentAttempt, Service
 from wetech.payments.gateways.azampay import normalize_msisdn
@@ -17,13 +18,16 @@ from wetech.tin import tin_normalize
 
 LEAD_FORM_SALT = "wetech.forms.LeadForm.rendered_at"
 
-SPAM_MESSAGE = "This form looks automated, so we did not send it."
-TOO_FAST_MESSAGE = (
+SPAM_MESSAGE = _("This form looks automated, so we did not send it.")
+TOO_FAST_MESSAGE = _(
     "That was quicker than a person can fill in the form. Wait a few seconds and send it again."
 )
-INVALID_TIN_MESSAGE = "A TIN has 9 digits, e.g. 123-456-789. Check it, or leave the field empty."
-EXPIRED_MESSAGE = "This form has expired. Reload the page and send it again."
-TAMPERED_MESSAGE = "This form could not be checked. Reload the page and send it again."
+INVALID_TIN_MESSAGE = _("A TIN has 9 digits, e.g. 123-456-789. Check it, or leave the field empty.")
+EXPIRED_MESSAGE = _("This form has expired. Reload the page and send it again.")
+TAMPERED_MESSAGE = _("This form could not be checked. Reload the page and send it again.")
+# Django's own wording, in our catalogue so both languages say it our way.
+TOO_LONG_MESSAGE = _("Please keep this under %(limit_value)d characters.")
+TOO_LONG = {"max_length": TOO_LONG_MESSAGE}
 
 
 def lead_form_token() -> str:
@@ -37,11 +41,11 @@ def phone_to_e164(raw: str) -> str:
         number = phonenumbers.parse(raw, "TZ")
     except phonenumbers.NumberParseException as exc:
         raise forms.ValidationError(
-            "Enter a phone number like 0712 345 678 or +255 712 345 678.", code="invalid_phone"
+            _("Enter a phone number like 0712 345 678 or +255 712 345 678."), code="invalid_phone"
         ) from exc
     if not phonenumbers.is_valid_number(number):
         raise forms.ValidationError(
-            "That phone number does not exist. Check the digits, e.g. 0712 345 678.",
+            _("That phone number does not exist. Check the digits, e.g. 0712 345 678."),
             code="invalid_phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -76,29 +80,41 @@ class LeadForm(forms.Form):
     """The lead form of the contract ("Lead form fields"), plus the signed render-time token."""
 
     name = forms.CharField(
-        max_length=120, label="Your name", widget=forms.TextInput(attrs={"autocomplete": "name"})
+        max_length=120,
+        label=_("Your name"),
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        error_messages={"required": _("Please tell us your name."), **TOO_LONG},
     )
     email = forms.EmailField(
-        max_length=254, label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        max_length=254,
+        label=_("Email"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": _("Please enter your email address."),
+            "invalid": _("Enter a valid email address, e.g. asha@example.co.tz."),
+            **TOO_LONG,
+        },
     )
     phone = forms.CharField(
         max_length=32,
-        label="Phone",
+        label=_("Phone"),
+        error_messages={"required": _("Please enter your phone number."), **TOO_LONG},
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
-        help_text="A Tanzanian number (0712 345 678) or an international one with its +code.",
+        help_text=_("A Tanzanian number (0712 345 678) or an international one with its +code."),
     )
     company = forms.CharField(
         max_length=120,
         required=False,
-        label="Company (optional)",
+        label=_("Company (optional)"),
+        error_messages=TOO_LONG,
         widget=forms.TextInput(attrs={"autocomplete": "organization"}),
     )
     tin = forms.CharField(
         # Room for the 9 digits grouped with dashes or spaces; the rule is in `clean_tin`.
         max_length=20,
         required=False,
-        label="TIN (optional)",
-        help_text=(
+        label=_("TIN (optional)"),
+        help_text=_(
             "Your Taxpayer Identification Number, 9 digits (e.g. 123-456-789), "
             "if it should be on your tax invoice."
         ),
@@ -111,13 +127,17 @@ class LeadForm(forms.Form):
         to_field_name="slug",
         required=False,
         widget=forms.HiddenInput,
-        error_messages={"invalid_choice": "That service is not offered any more."},
+        error_messages={"invalid_choice": _("That service is not offered any more.")},
     )
     message = forms.CharField(
-        max_length=5000, required=False, label="Message", widget=forms.Textarea(attrs={"rows": 6})
+        max_length=5000,
+        required=False,
+        label=_("Message"),
+        error_messages=TOO_LONG,
+        widget=forms.Textarea(attrs={"rows": 6}),
     )
     marketing_consent = forms.BooleanField(
-        required=False, label="Send me occasional news and offers from WeTech."
+        required=False, label=_("Send me occasional news and offers from WeTech.")
     )
     website = forms.CharField(required=False, strip=False)
     form_token = forms.CharField(required=False)
@@ -147,7 +167,7 @@ class LeadForm(forms.Form):
         return value
 
     def clean_name(self):
-        return self._required_text("name", "Please tell us your name.")
+        return self._required_text("name", _("Please tell us your name."))
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
@@ -204,7 +224,7 @@ class LeadForm(forms.Form):
             if cleaned.get(field) and not well_formed_url(cleaned[field], path_ok=path_ok):
                 cleaned[field] = ""
         if not cleaned.get("service") and "message" in cleaned and not cleaned["message"]:
-            self.add_error("message", "Tell us briefly what you need.")
+            self.add_error("message", _("Tell us briefly what you need."))
         return cleaned
 
     @property
@@ -220,13 +240,17 @@ class AzamPayForm(forms.Form):
 
     phone = forms.CharField(
         max_length=32,
-        label="Mobile money number",
+        label=_("Mobile money number"),
+        error_messages={"required": _("Please enter your mobile money number."), **TOO_LONG},
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
     provider = forms.ChoiceField(
         choices=PROVIDER_CHOICES,
-        label="Network",
-        error_messages={"invalid_choice": "Choose your mobile money network from the list."},
+        label=_("Network"),
+        error_messages={
+            "required": _("Choose your mobile money network from the list."),
+            "invalid_choice": _("Choose your mobile money network from the list."),
+        },
     )
 
     def clean_phone(self):
@@ -235,7 +259,7 @@ class AzamPayForm(forms.Form):
             normalize_msisdn(e164)
         except ValueError as exc:
             raise forms.ValidationError(
-                "Enter a Tanzanian mobile money number, e.g. 0712 345 678.",
+                _("Enter a Tanzanian mobile money number, e.g. 0712 345 678."),
                 code="not_mobile_money",
             ) from exc
         return e164

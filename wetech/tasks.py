@@ -7,9 +7,10 @@ in the database (an email is a row that records it was sent).
 
 from django.dispatch import receiver
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, close_db, db_periodic_task, db_task
 
 from wetech.emails import email_deliver, email_queued, outgoing_emails_due
+from wetech.ops.schedule import LOCAL_HUEY, job_schedule, scheduled_job_run
 from wetech.ops.worker import worker_heartbeat_record
 
 # The documents emails attach register their renderers on import (the worker draws them).
@@ -35,6 +36,38 @@ def email_sweep_task() -> None:
 def worker_heartbeat_task() -> None:
     """Every minute (and when the worker starts): this worker is alive, for /health/."""
     worker_heartbeat_record()
+
+
+# --- The schedule: times in settings (SCHEDULE_*, in TIME_ZONE); each job runs once per period
+# however many workers queue it (wetech.ops.schedule), and calls what its command calls.
+
+
+@db_periodic_task(job_schedule("reconcile_payments", utc=HUEY.utc))
+def reconcile_payments_task() -> None:
+    scheduled_job_run(job="reconcile_payments")
+
+
+@LOCAL_HUEY.periodic_task(job_schedule("backup_db", utc=LOCAL_HUEY.utc))
+@close_db
+def backup_db_task() -> None:
+    """On this machine's own schedule, run only where WORKER_RUNS_BACKUPS is true (never on the
+    shared queue, where any machine's worker could take it)."""
+    scheduled_job_run(job="backup_db")
+
+
+@db_periodic_task(job_schedule("check_data_integrity", utc=HUEY.utc))
+def check_data_integrity_task() -> None:
+    scheduled_job_run(job="check_data_integrity")
+
+
+@db_periodic_task(job_schedule("prune_notifications", utc=HUEY.utc))
+def prune_notifications_task() -> None:
+    scheduled_job_run(job="prune_notifications")
+
+
+@db_periodic_task(job_schedule("prune_outbox", utc=HUEY.utc))
+def prune_outbox_task() -> None:
+    scheduled_job_run(job="prune_outbox")
 
 
 @receiver(email_queued, dispatch_uid="wetech.tasks.email_deliver_soon")

@@ -1,3 +1,11 @@
+"""The app's public URLs.
+
+`urlpatterns` are the customer's pages: `wetechnologies/urls.py` serves them through
+`i18n_patterns`, in English at these paths and in Kiswahili under `/sw/`. `gateway_urlpatterns`
+are what the payment gateways call (Pesapal's browser return and IPN, AzamPay's callback): the
+URLs registered with them, never prefixed and never translated.
+"""
+
 from django.urls import path, re_path
 
 from wetech.views import invoices, leads, pages, payments
@@ -16,6 +24,9 @@ urlpatterns = [
     re_path(rf"{INVOICE}pdf/$", invoices.invoice_pdf, name="invoice_pdf"),
     re_path(rf"{INVOICE}pay/pesapal/$", payments.pay_pesapal, name="pay_pesapal"),
     re_path(rf"{INVOICE}pay/azampay/$", payments.pay_azampay, name="pay_azampay"),
+]
+
+gateway_urlpatterns = [
     path("payments/pesapal/callback/", payments.pesapal_callback, name="pesapal_callback"),
     path("payments/pesapal/ipn/", payments.pesapal_ipn, name="pesapal_ipn"),
     path(

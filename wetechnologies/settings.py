@@ -16,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox.credentials import gateway_settings as simulator_gateway_settings
-from wetech.broker import huey_settings
+from wetech.broker import broker_kind, huey_settings
 from wetech.callback_auth import parse_callback_secrets, parse_networks
 from wetech.log import build_logging_config
 from wetech.tin import tin_format, tin_normalize, vrn_normalize
@@ -45,6 +45,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 APP_VERSION = env.str("APP_VERSION", default="") or __import__("wetech").__version__
 
 INSTALLED_APPS = [
+    # Before the admin: the catalogue's fields in English and Kiswahili (wetech/translation.py).
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -67,6 +69,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "wetech.middleware.security_headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: from the /sw/ prefix (English has none); then ours: GET / for a browser that
+    # prefers Kiswahili goes to /sw/, and a JSON client is answered in its Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
+    "wetech.middleware.language.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -183,7 +189,22 @@ AXES_LOCKOUT_CALLABLE = "wetech.views.errors.login_locked_out"
 # username and address either way.
 AXES_VERBOSE = False
 
+# English at today's URLs, Kiswahili under /sw/ (wetechnologies/urls.py). The catalogue is
+# locale/sw/LC_MESSAGES/django.po with its compiled .mo committed, so running the site needs no
+# gettext tools (README, "Languages").
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The service catalogue's words in both languages (django-modeltranslation: name_en, name_sw, ...);
+# a Kiswahili field left empty shows the English.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = ("en", "sw")
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
+# The visitor's choice, set by the header's switcher (Django's set_language), kept for a year.
+# No script reads it.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Africa/Dar_es_Salaam"
 USE_I18N = True
 USE_TZ = True
@@ -240,6 +261,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
 
 # --- Email ----------------------------------------------------------------------------------------
 
@@ -292,6 +314,26 @@ HUEY = huey_settings(
 # warns, then fails ("no worker seen").
 WORKER_HEARTBEAT_WARN_SECONDS = env.int("WORKER_HEARTBEAT_WARN_SECONDS", default=120)
 WORKER_HEARTBEAT_FAIL_SECONDS = env.int("WORKER_HEARTBEAT_FAIL_SECONDS", default=600)
+
+# The schedule the worker runs (wetech/tasks.py): crontab strings, "minute hour day month weekday"
+# (weekday 0 = Sunday), read in TIME_ZONE (Africa/Dar_es_Salaam, UTC+3, no DST). Huey itself runs
+# with utc=True (its clock and every ETA are UTC); wetech.ops.schedule turns the scheduler's UTC
+# minute into TIME_ZONE before matching, so "15 2 * * *" is 02:15 in Dar es Salaam (23:15 UTC).
+# Each job runs once per period however many workers fire it (a row per period in the database).
+SCHEDULE_RECONCILE = env.str("SCHEDULE_RECONCILE", default="*/10 * * * *")
+SCHEDULE_BACKUP = env.str("SCHEDULE_BACKUP", default="15 2 * * *")
+SCHEDULE_INTEGRITY = env.str("SCHEDULE_INTEGRITY", default="30 6 * * *")
+SCHEDULE_PRUNE_NOTIFICATIONS = env.str("SCHEDULE_PRUNE_NOTIFICATIONS", default="45 3 * * 0")
+SCHEDULE_PRUNE_OUTBOX = env.str("SCHEDULE_PRUNE_OUTBOX", default="0 4 * * 0")
+# Sent emails older than this are deleted by the weekly prune (pending and failed ones are kept).
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=30)
+# Whether this machine's worker runs the nightly backup (into its BACKUP_DIR). True on exactly one
+# machine; by default true with the embedded queue (one machine), false with Redis.
+WORKER_RUNS_BACKUPS = (
+    env.bool("WORKER_RUNS_BACKUPS")
+    if env.str("WORKER_RUNS_BACKUPS", default="")
+    else broker_kind(TASK_BROKER_URL) == "sqlite"
+)
 
 # --- Rate limits ----------------------------------------------------------------------------------
 

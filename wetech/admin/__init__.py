@@ -3,6 +3,6 @@
 Importing the package (the admin's autodiscovery does) registers every module's admins.
 """
 
-from wetech.admin import backoffice, outbox, payments, sales
+from wetech.admin import backoffice, outbox, payments, sales, schedule
 
-__all__ = ["backoffice", "outbox", "payments", "sales"]
+__all__ = ["backoffice", "outbox", "payments", "sales", "schedule"]

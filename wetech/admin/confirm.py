@@ -1,6 +1,6 @@
 """Staff actions on their own confirmation pages: a GET shows what will happen, a POST with a
 reason does it. Every action checks its own permission (the Sales and Finance groups hold them,
-migration 0006), so a link that is hidden is also refused.
+migration 0009), so a link that is hidden is also refused.
 """
 
 from dataclasses import dataclass

@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
+from modeltranslation.admin import TranslationAdmin
 
 from wetech.admin.backoffice import AuditEntryInline
 from wetech.admin.confirm import (
@@ -106,6 +107,7 @@ class LeadAdmin(TypedSearchMixin, admin.ModelAdmin):
         recent_values_filter("source_page", "source page", newest_first="-created_at"),
         recent_values_filter("utm_source", "UTM source", newest_first="-created_at"),
         "marketing_consent",
+        "language",
         ("created_at", admin.DateFieldListFilter),
     )
     # What they typed this time; the message is read on the lead's page, not searched.
@@ -302,7 +304,10 @@ class LeadAdmin(TypedSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(TranslationAdmin):
+    """Each translated field is edited in English and in Kiswahili side by side (name [en],
+    name [sw], ...); an empty Kiswahili field shows the English on the Kiswahili pages."""
+
     list_display = ("name", "price_display", "price_note", "active", "order")
     list_editable = ("active", "order")
     list_filter = ("active",)
@@ -358,6 +363,7 @@ class InvoiceAdmin(TypedSearchMixin, admin.ModelAdmin):
     list_filter = (
         "status",
         recent_values_filter("currency", "currency", newest_first="-created_at"),
+        "language",
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("number", "client_name", "client_email", "client_phone", "client_company")
@@ -574,6 +580,7 @@ class InvoiceAdmin(TypedSearchMixin, admin.ModelAdmin):
             "client_email",
             "client_phone",
             "client_company",
+            "language",
             "currency",
             "tax_rate",
         )

@@ -6,6 +6,7 @@ from wetech.models.outbox import OutgoingEmail, WorkerHeartbeat
 from wetech.models.payments import GatewayNotification, LedgerEntry, PaymentAttempt
 from wetech.models.refunds import CreditNote, CreditNoteCounter, Refund
 from wetech.models.review import ReviewCase
+from wetech.models.schedule import ScheduledRun
 
 __all__ = [
     "AuditEntry",
@@ -24,6 +25,7 @@ __all__ = [
     "PaymentAttempt",
     "Refund",
     "ReviewCase",
+    "ScheduledRun",
     "Service",
     "WorkerHeartbeat",
 ]

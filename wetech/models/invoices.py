@@ -16,10 +16,13 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from wetech.models.payments import LedgerEntry
 from wetech.models.review import ReviewCase
@@ -143,12 +146,13 @@ class InvoiceQuerySet(models.QuerySet):
 
 class Invoice(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ISSUED = "issued", "Issued"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
-        NEEDS_REVIEW = "needs_review", "Needs review"
-        REFUNDED = "refunded", "Refunded"
+        # The label is the badge on the customer's invoice: in their language.
+        DRAFT = "draft", _("Draft")
+        ISSUED = "issued", _("Issued")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
+        NEEDS_REVIEW = "needs_review", _("Needs review")
+        REFUNDED = "refunded", _("Refunded")
 
     # What an issued invoice states; see the module docstring.
     FROZEN_FIELDS = (
@@ -160,6 +164,7 @@ class Invoice(models.Model):
         "client_phone",
         "client_company",
         "client_tin",
+        "language",
         "currency",
         "subtotal",
         "tax_rate",
@@ -188,6 +193,12 @@ class Invoice(models.Model):
     client_company = models.CharField(max_length=120, blank=True)
     # The buyer's Tanzanian TIN (9 digits) when they gave one: a tax invoice shows it.
     client_tin = models.CharField(max_length=9, blank=True, default="")
+    # The customer's language (their lead's): the PDF, the receipt and every email about the
+    # invoice are in it, whoever asks later; its lines were written in it at issue. (The page
+    # follows its URL: /sw/invoices/... in Kiswahili.)
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)
@@ -274,7 +285,8 @@ class Invoice(models.Model):
 
     @property
     def tax_label(self) -> str:
-        return f"VAT {format_rate_percent(self.tax_rate)}%"
+        # "VAT 18%" (the tax's name and rate as the invoice's language writes them).
+        return gettext("VAT %(rate)s%%") % {"rate": format_rate_percent(self.tax_rate)}
 
     @property
     def is_payable(self) -> bool:

@@ -1,5 +1,6 @@
 """People who contacted us (Client) and each time they did (Lead)."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -57,6 +58,11 @@ class Lead(models.Model):
     consent_at = models.DateTimeField(null=True, blank=True)
     consent_ip = models.GenericIPAddressField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    # The customer's language: the /sw/ prefix of the page the form was on, or a JSON client's
+    # Accept-Language. Their emails (and the invoice issued for the lead) are written in it.
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

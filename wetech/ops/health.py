@@ -36,6 +36,7 @@ from huey.contrib.djhuey import HUEY
 
 from wetech.emails import outgoing_email_oldest_unsent, outgoing_emails_stuck_count
 from wetech.ops.backups import backup_files
+from wetech.ops.schedule import backup_last_failed_after, backup_newest_recorded
 from wetech.ops.worker import worker_last_seen
 
 logger = logging.getLogger("wetech.health")
@@ -305,20 +306,29 @@ def backups_writable_check() -> dict[str, list[CheckResult]]:
 
 
 def backup_age_check() -> dict[str, list[CheckResult]]:
-    newest = next(iter(backup_files(directory=Path(settings.BACKUP_DIR))), None)
-    if newest is None:
-        return {"backups:age": [_result(WARN, None, "h", output="no backup found")]}
-    hours = round((datetime.now(UTC) - newest.created).total_seconds() / 3600, 1)
+    """The newest backup's age. The one the backup worker recorded (in the database, so every web
+    node sees it, whichever machine holds BACKUP_DIR), else the newest file in this machine's
+    BACKUP_DIR (cron users). A backup run that failed since the newest good one warns at once."""
+    recorded = backup_newest_recorded()
+    if recorded is not None:
+        created = recorded.finished_at
+        described = f"newest is {Path(recorded.artifact).name} (by {recorded.host})"
+    else:
+        newest = next(iter(backup_files(directory=Path(settings.BACKUP_DIR))), None)
+        created = newest.created if newest else None
+        described = f"newest is {newest.path.name}" if newest else "no backup found"
+    failed = backup_last_failed_after(created)
+    if failed is not None:
+        described += (
+            f"; the backup of {timezone.localtime(failed.finished_at):%Y-%m-%d %H:%M} failed: "
+        )
+        described += failed.summary
+    if created is None:
+        return {"backups:age": [_result(WARN, None, "h", output=described)]}
+    hours = round((datetime.now(UTC) - created).total_seconds() / 3600, 1)
     too_old = hours > settings.BACKUP_MAX_AGE_HOURS
     return {
-        "backups:age": [
-            _result(
-                WARN if too_old else PASS,
-                hours,
-                "h",
-                output=f"newest is {newest.path.name}",
-            )
-        ]
+        "backups:age": [_result(WARN if too_old or failed else PASS, hours, "h", output=described)]
     }
 
 

@@ -19,9 +19,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 
 from wetech.models import AuditEntry, Invoice, LedgerEntry, PaymentAttempt, Refund, ReviewCase
-from wetech.money import to_wire
+from wetech.models.invoices import LedgerTotals
+from wetech.money import quantize, to_wire
 from wetech.payments.audit import SYSTEM, audit_record
 from wetech.sales.selectors import invoice_ledger_totals
 
@@ -40,20 +42,33 @@ class Books:
     attempt: PaymentAttempt
     attempts: list[PaymentAttempt]
     invoice: Invoice
+    # The invoice's ledger totals as `invoice_flags_derive` last read them (None before): what
+    # `invoice_derive` may be given until the next ledger write.
+    totals: LedgerTotals | None = None
 
 
 def invoice_lock(*, attempt_id: int) -> Books:
     """Lock the invoice's attempts (id order), then the invoice. Inside a transaction only."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("an invoice's books are only locked inside a transaction")
-    invoice_id = (
-        PaymentAttempt.objects.filter(pk=attempt_id).values_list("invoice_id", flat=True).get()
-    )
+    # The attempt's invoice is found inside the locking statement (an attempt never changes
+    # invoice), so locking the attempts is one query.
     attempts = list(
-        PaymentAttempt.objects.select_for_update().filter(invoice_id=invoice_id).order_by("pk")
+        PaymentAttempt.objects.select_for_update()
+        .filter(
+            invoice_id=Subquery(
+                PaymentAttempt.objects.filter(pk=attempt_id).values("invoice_id")[:1]
+            )
+        )
+        .order_by("pk")
     )
-    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-    attempt = next(a for a in attempts if a.pk == attempt_id)
+    attempt = next((a for a in attempts if a.pk == attempt_id), None)
+    if attempt is None:
+        raise PaymentAttempt.DoesNotExist(f"no payment attempt {attempt_id}")
+    invoice = Invoice.objects.select_for_update().get(pk=attempt.invoice_id)
+    for each in attempts:
+        # The locked invoice, not a second copy read later by `each.invoice`.
+        each.invoice = invoice
     return Books(attempt=attempt, attempts=attempts, invoice=invoice)
 
 
@@ -134,14 +149,25 @@ class _Tally:
 def payments_money(*, invoice_id: int) -> dict[int, PaymentMoney]:
     """Each attempt's money, by attempt id (attempts with no money are absent). Two queries;
     the amounts are added in Python, exactly (an invoice has a handful of entries)."""
+    return _ledger_read(invoice_id=invoice_id)[0]
+
+
+def _ledger_read(
+    *, invoice_id: int, currency: str = ""
+) -> tuple[dict[int, PaymentMoney], LedgerTotals]:
+    """`payments_money`, and from the same rows the invoice's `LedgerTotals` in `currency`
+    (the invoice's: entries in another one do not count), as `invoice_ledger_totals` sums them."""
     tallies: dict[int, _Tally] = {}
-    for attempt_id, kind, currency, amount in LedgerEntry.objects.filter(
+    totals = {kind: ZERO for kind in LedgerEntry.Kind}
+    for attempt_id, kind, entry_currency, amount in LedgerEntry.objects.filter(
         invoice_id=invoice_id
     ).values_list("attempt_id", "kind", "currency", "amount"):
         tally = tallies.setdefault(attempt_id, _Tally())
         tally.amounts[kind] += amount
         if kind == LedgerEntry.Kind.PAYMENT:
-            tally.currency = currency
+            tally.currency = entry_currency
+        if entry_currency == currency:
+            totals[kind] += amount
     for attempt_id, status, method, amount in (
         Refund.objects.filter(invoice_id=invoice_id)
         .exclude(status=Refund.Status.REJECTED)
@@ -152,20 +178,34 @@ def payments_money(*, invoice_id: int) -> dict[int, PaymentMoney]:
             tally.in_flight += amount
         if method == Refund.Method.GATEWAY:
             tally.gateway_refunds += 1
-    return {attempt_id: tally.money() for attempt_id, tally in tallies.items()}
+    money = {attempt_id: tally.money() for attempt_id, tally in tallies.items()}
+    return money, LedgerTotals(
+        payments=quantize(totals[LedgerEntry.Kind.PAYMENT]),
+        reversals=quantize(totals[LedgerEntry.Kind.REVERSAL]),
+        refunds=quantize(totals[LedgerEntry.Kind.REFUND]),
+    )
 
 
 def payment_money(attempt: PaymentAttempt) -> PaymentMoney:
     return payments_money(invoice_id=attempt.invoice_id).get(attempt.pk, PaymentMoney())
 
 
-def invoice_derive(invoice: Invoice, *, now: datetime) -> str:
+def invoice_derive(invoice: Invoice, *, now: datetime, totals: LedgerTotals | None = None) -> str:
     """Set the invoice's status from its ledger and open review cases; returns the new status,
-    or "" when it stays. Draft and void invoices stay whatever their ledger says."""
+    or "" when it stays. Draft and void invoices stay whatever their ledger says.
+
+    `totals`: the invoice's ledger as the caller read it under the books' locks after its last
+    ledger write (`Books.totals`); read here when not given."""
     if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
         return ""
-    review_open = invoice.review_cases.filter(status=ReviewCase.Status.OPEN).exists()
-    status = invoice.status_from_ledger(invoice_ledger_totals(invoice), review_open=review_open)
+    if totals is None:
+        totals = invoice_ledger_totals(invoice)
+    status = invoice.status_from_ledger(totals, review_open=False)
+    # Open cases only tell "in review" from "issued": a paid or refunded invoice is that
+    # whatever is open, so the cases are read only when the ledger leaves it unpaid.
+    if status == Invoice.Status.ISSUED:
+        review_open = invoice.review_cases.filter(status=ReviewCase.Status.OPEN).exists()
+        status = invoice.status_from_ledger(totals, review_open=review_open)
     if status == invoice.status:
         return ""
     if status == Invoice.Status.PAID:
@@ -287,8 +327,8 @@ def invoice_flags_derive(*, books: Books, now: datetime, why: str) -> list[Alert
     and returns the alerts to send on commit.
     """
     invoice = books.invoice
-    money = payments_money(invoice_id=invoice.pk)
-    kept = _kept_by_staff(invoice)
+    money, books.totals = _ledger_read(invoice_id=invoice.pk, currency=invoice.currency)
+    kept: set[int] | None = None
     credited = sorted(
         (a for a in books.attempts if money.get(a.pk, PaymentMoney()).paid > 0),
         key=lambda a: (a.completed_at or a.created_at, a.pk),
@@ -300,12 +340,14 @@ def invoice_flags_derive(*, books: Books, now: datetime, why: str) -> list[Alert
         in_currency = its.currency == invoice.currency
         if not in_currency:
             needed = False
-        elif attempt.pk in kept:
+        elif invoice.status != Invoice.Status.VOID and covered < invoice.total:
             needed = True
-        elif invoice.status == Invoice.Status.VOID:
-            needed = False
         else:
-            needed = covered < invoice.total
+            # Not needed to pay the invoice: still needed if staff decided to keep it (read
+            # once, and only here: a first payment never gets this far).
+            if kept is None:
+                kept = _kept_by_staff(invoice)
+            needed = attempt.pk in kept
         if in_currency and its.holds > 0:
             covered += its.holds
         to_refund = not needed and its.holds > 0

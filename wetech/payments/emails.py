@@ -28,13 +28,18 @@ ALERT_TITLES = {
 }
 
 
-def _send(*, template: str, to: list[str], context: dict, attachments=None) -> None:
+def _send(
+    *, template: str, to: list[str], context: dict, attachments=None, language: str = ""
+) -> None:
+    """Queue one payment email. `language`: the customer's (stored with the invoice) for what the
+    customer reads; staff read English (the default)."""
     email_send(
         template=template,
         to=to,
         context=context,
         reason=f"payment {context['ref']}",
         attachments=attachments,
+        language=language or settings.LANGUAGE_CODE,
     )
 
 
@@ -62,12 +67,14 @@ def receipt_email_send(*, attempt: PaymentAttempt) -> None:
         to=[attempt.invoice.client_email],
         context=_context(attempt),
         attachments=invoice_pdf_attachment_spec(invoice=attempt.invoice),
+        # The customer's language, stored with the invoice: the receipt and its PDF are in it.
+        language=attempt.invoice.language,
     )
 
 
-def paid_emails_schedule(*, invoice_id: int, attempt_id: int) -> None:
-    """Queue the receipt and staff's note, in the caller's transaction."""
-    attempt = PaymentAttempt.objects.select_related("invoice").get(pk=attempt_id)
+def paid_emails_schedule(*, attempt: PaymentAttempt) -> None:
+    """Queue the receipt and staff's note about `attempt` (with its invoice as the settlement
+    holds them), in the caller's transaction."""
     receipt_email_send(attempt=attempt)
     if settings.STAFF_EMAILS:
         _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=_context(attempt))
@@ -123,7 +130,12 @@ def refund_emails_schedule(*, refund_id: int) -> None:
     in the caller's transaction."""
     refund = Refund.objects.select_related("attempt__invoice", "credit_note").get(pk=refund_id)
     context = _refund_context(refund)
-    _send(template="refund_customer", to=[refund.attempt.invoice.client_email], context=context)
+    _send(
+        template="refund_customer",
+        to=[refund.attempt.invoice.client_email],
+        context=context,
+        language=refund.attempt.invoice.language,
+    )
     if settings.STAFF_EMAILS:
         _send(
             template="refund_staff",

@@ -192,7 +192,7 @@ def _complete(books: Books, finding: PaymentFinding, *, now) -> Transition:
     alerts = invoice_flags_derive(
         books=books, now=now, why=f"{attempt.merchant_reference} completed"
     )
-    derived = invoice_derive(invoice, now=now)
+    derived = invoice_derive(invoice, now=now, totals=books.totals)
     return Transition(
         changed=True,
         paid_now=derived == Invoice.Status.PAID and not was_paid,
@@ -308,7 +308,7 @@ def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> 
     now = timezone.now()
     with transaction.atomic():
         books = invoice_lock(attempt_id=attempt_id)
-        attempt, invoice = books.attempt, books.invoice
+        attempt = books.attempt
         before = attempt.status
         outcome = _transition(books, finding, now=now)
         attempt.last_checked_at = now
@@ -330,7 +330,7 @@ def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> 
                 },
             )
         if outcome.paid_now:
-            payment_emails.paid_emails_schedule(invoice_id=invoice.pk, attempt_id=attempt.pk)
+            payment_emails.paid_emails_schedule(attempt=attempt)
         for alert in outcome.alerts:
             logger.warning(
                 "payment %s needs a person: %s", attempt.merchant_reference, alert.reason

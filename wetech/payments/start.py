@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from wetech.models import Invoice, PaymentAttempt
 from wetech.models.payments import OPEN_STATUSES, new_merchant_reference
@@ -62,6 +63,13 @@ class PaymentStart:
     attempt: PaymentAttempt
     # The gateway's answer was lost, but the attempt stays pending: it may have gone through.
     uncertain: bool = False
+
+
+def _order_description(invoice: Invoice) -> str:
+    """What the gateway's page shows the payer, in the invoice's language. The gateways' APIs
+    take no language of their own, so none is sent."""
+    with translation.override(invoice.language):
+        return (gettext("WeTech invoice %(number)s") % {"number": invoice.number})[:100]
 
 
 def _offers(gateway: PaymentGateway, invoice: Invoice) -> bool:
@@ -275,7 +283,7 @@ def payment_start(
                 merchant_reference=attempt.merchant_reference,
                 amount=attempt.amount,
                 currency=attempt.currency,
-                description=f"WeTech invoice {invoice.number}"[:100],
+                description=_order_description(invoice),
                 payer=Payer(
                     name=invoice.client_name,
                     email=invoice.client_email,

@@ -17,6 +17,7 @@ from pathlib import Path
 import reportlab
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from django.utils import translation
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
@@ -50,7 +51,8 @@ def _logo_path() -> Path | None:
 
 
 def invoice_pdf_render(*, invoice: Invoice) -> bytes:
-    """The invoice as a PDF: the same content as its printable page. Raises DocumentRenderError.
+    """The invoice as a PDF: the same content as its printable page, in the invoice's language
+    (the customer's, stored at issue), whoever asks for it. Raises DocumentRenderError.
 
     Reads what it shows itself (lines, receipt, refunds: three or four queries), so a background
     task can call it with nothing but the invoice.
@@ -62,7 +64,8 @@ def invoice_pdf_render(*, invoice: Invoice) -> bytes:
         "logo_src": logo.as_posix() if logo else "",
         "font_dir": FONT_DIR.as_posix(),
     }
-    html = render_to_string("invoices/pdf.html", context)
+    with translation.override(invoice.language):
+        html = render_to_string("invoices/pdf.html", context)
     # The document reads the logo and the fonts from disk and nothing else: no network at all, and
     # no file outside those two folders, whatever a customer typed into a field.
     policy = ResourceAccessPolicy.server(

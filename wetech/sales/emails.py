@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from wetech.emails import email_send
 from wetech.models import Invoice, Lead
@@ -49,7 +50,15 @@ def acknowledged_lately(lead: Lead) -> bool:
 
 
 def invoice_absolute_url(invoice: Invoice) -> str:
-    return f"{settings.SITE_URL}{invoice.get_absolute_url()}"
+    """The invoice's link, in the invoice's language (/sw/invoices/... for Kiswahili), whatever
+    language is active where it is built."""
+    with translation.override(invoice.language):
+        return f"{settings.SITE_URL}{invoice.get_absolute_url()}"
+
+
+def home_absolute_url(language: str) -> str:
+    with translation.override(language):
+        return f"{settings.SITE_URL}{reverse('home')}"
 
 
 def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
@@ -59,18 +68,26 @@ def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
         "short_name": short_name(lead.name),
         "invoice": invoice,
         "invoice_url": invoice_absolute_url(invoice) if invoice else "",
-        "site_url": settings.SITE_URL,
+        # The customer's way back to us: the home page in their language.
+        "site_url": home_absolute_url(lead.language),
         "admin_url": f"{settings.SITE_URL}{reverse('admin:wetech_lead_change', args=[lead.pk])}",
     }
     reason = f"lead {lead.pk}"
     if settings.STAFF_EMAILS:
+        # Staff read English, whatever the customer's language.
         email_send(
-            template="lead_staff", to=list(settings.STAFF_EMAILS), context=context, reason=reason
+            template="lead_staff",
+            to=list(settings.STAFF_EMAILS),
+            context=context,
+            reason=reason,
+            language=settings.LANGUAGE_CODE,
         )
+    # The customer's emails are in the language they wrote to us in (their invoice's is the same).
+    customer = {"to": [lead.email], "context": context, "reason": reason, "language": lead.language}
     if not acknowledged_lately(lead):
-        email_send(template="lead_acknowledgement", to=[lead.email], context=context, reason=reason)
+        email_send(template="lead_acknowledgement", **customer)
     elif invoice is not None:
-        email_send(template="invoice", to=[lead.email], context=context, reason=reason)
+        email_send(template="invoice", **customer)
     else:
         logger.info(
             "email lead_acknowledgement for lead %s not sent: this address had one within %s",

@@ -4,9 +4,9 @@ in the audit trail in the same transaction.
 
 Reads (the status JSON, the page's payment state, the ledger's net) are in `selectors.py`.
 
-Numbers come from the year's `InvoiceCounter` row taken with `select_for_update` inside the
-transaction that issues the invoice: two issuers queue on the row lock, and a rollback gives the
-number back with everything else, so the sequence has no gaps and no duplicates.
+Numbers come from the year's `InvoiceCounter` row, bumped (and so locked) inside the transaction
+that issues the invoice: two issuers queue on the row lock, and a rollback gives the number back
+with everything else, so the sequence has no gaps and no duplicates.
 """
 
 from collections.abc import Sequence
@@ -16,10 +16,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from wetech.models import AuditEntry, Invoice, InvoiceCounter, InvoiceLine, Lead, PaymentAttempt
+from wetech.models import (
+    AuditEntry,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    Lead,
+    PaymentAttempt,
+    Service,
+)
 from wetech.models.payments import OPEN_STATUSES
 from wetech.money import quantize, to_wire
 from wetech.sales.emails import invoice_email_schedule
@@ -32,15 +39,21 @@ def invoice_number_next(*, year: int) -> str:
     """Take the next number of `year`. Must run inside the issuing transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("invoice numbers are only taken inside the issuing transaction")
-    # The UPDATE takes the year's row lock and bumps it in one statement; other issuers of the
-    # same year queue on that lock until we commit. The first invoice of a year creates the row
-    # (in a savepoint: a concurrent creator wins and we bump theirs).
-    counters = InvoiceCounter.objects.filter(year=year)
-    if not counters.update(last_number=F("last_number") + 1):
-        InvoiceCounter.objects.get_or_create(year=year)
-        counters.update(last_number=F("last_number") + 1)
-    sequence = counters.values_list("last_number", flat=True).get()
+    # One statement creates the year's row or bumps it, takes its row lock and returns the
+    # number: other issuers of the same year queue on that lock until we commit, and a rollback
+    # gives the number back (PostgreSQL and SQLite both have INSERT ... ON CONFLICT RETURNING).
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(_NUMBER_TAKE, [year])
+        (sequence,) = cursor.fetchone()
     return NUMBER_FORMAT.format(year=year, sequence=sequence)
+
+
+_COUNTER = InvoiceCounter._meta.db_table
+_NUMBER_TAKE = (
+    f"INSERT INTO {_COUNTER} (year, last_number) VALUES (%s, 1) "  # noqa: S608 (our table)
+    f"ON CONFLICT (year) DO UPDATE SET last_number = {_COUNTER}.last_number + 1 "
+    "RETURNING last_number"
+)
 
 
 def invoice_totals_compute(*, invoice: Invoice, line_amounts=None) -> None:
@@ -53,12 +66,26 @@ def invoice_totals_compute(*, invoice: Invoice, line_amounts=None) -> None:
     invoice.total = subtotal + invoice.tax
 
 
-@transaction.atomic
+def service_line_description(service: Service, language: str) -> str:
+    """The invoice line for a service, in the invoice's language: "Business website (one-off)".
+    Frozen once the invoice is issued, whatever the catalogue says later."""
+    with translation.override(language):
+        # The catalogue's fields read in the active language (django-modeltranslation).
+        name, note = service.name, service.price_note
+    return f"{name} ({note})" if note else name
+
+
 def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
-    """A draft invoice for the lead's priced service (None when there is nothing to invoice)."""
+    """The issued invoice for the lead's priced service (None when there is nothing to invoice).
+
+    Runs inside the lead's transaction (`lead_capture`): numbered, dated and written once, with
+    its one line, so a lead costs one invoice INSERT rather than a draft saved and then issued.
+    """
     service = lead.service
     if service is None or not service.is_priced:
         return None
+    now = timezone.now()
+    today = timezone.localtime(now).date()
     invoice = Invoice(
         client=lead.client,
         lead=lead,
@@ -68,23 +95,28 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
         client_company=lead.company,
         # The buyer's TIN as they gave it with this order: the tax invoice keeps it.
         client_tin=lead.tin,
+        language=lead.language,
         currency=service.currency,
         tax_rate=settings.INVOICE_TAX_RATE,
+        number=invoice_number_next(year=today.year),
+        issued_at=now,
+        due_date=today + timedelta(days=settings.INVOICE_DUE_DAYS),
+        status=Invoice.Status.ISSUED,
     )
     line = InvoiceLine(
         position=1,
-        description=f"{service.name} ({service.price_note})"
-        if service.price_note
-        else service.name,
+        description=service_line_description(service, lead.language),
         quantity=1,
         unit_price=service.price,
     )
-    invoice_totals_compute(
-        invoice=invoice, line_amounts=[quantize(line.quantity * line.unit_price)]
-    )
+    line.amount = quantize(line.quantity * line.unit_price)
+    invoice_totals_compute(invoice=invoice, line_amounts=[line.amount])
     invoice.save()
     line.invoice = invoice
-    line.save()
+    # Written with the invoice it belongs to, in the transaction that issues it: nobody can
+    # have seen the invoice without it. (`InvoiceLine.save` refuses lines added to an issued
+    # invoice later, and would read the invoice back to check.)
+    InvoiceLine.objects.bulk_create([line])
     return invoice
 
 

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, When
 from django.utils import timezone
@@ -9,7 +10,7 @@ from django.utils import timezone
 from wetech.models import Client, Invoice, Lead, Service
 from wetech.redaction import mask_credential_paths
 from wetech.sales.emails import lead_emails_schedule
-from wetech.sales.invoicing import invoice_create_for_lead, invoice_issue
+from wetech.sales.invoicing import invoice_create_for_lead
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,13 @@ def lead_capture(
     landing_page: str = "",
     referrer: str = "",
     utm: dict | None = None,
+    language: str = settings.LANGUAGE_CODE,
 ) -> tuple[Lead, Invoice | None]:
     """Store a lead (and its invoice, when the service has a price) all or nothing.
 
-    Inputs are cleaned values from `LeadForm` (`tin`: the buyer's 9 digits, or ""). The staff
+    Inputs are cleaned values from `LeadForm` (`tin`: the buyer's 9 digits, or ""). `language` is
+    the customer's (one of `settings.LANGUAGES`): the lead and its invoice keep it, and every
+    email and document for them is written in it. The staff
     email and the customer's acknowledgement are sent once, after the commit.
     """
     utm = utm or {}
@@ -74,13 +78,12 @@ def lead_capture(
             landing_page=mask_credential_paths(landing_page)[:500],
             referrer=mask_credential_paths(referrer)[:500],
             marketing_consent=marketing_consent,
+            language=language,
             consent_at=timezone.now() if marketing_consent else None,
             consent_ip=ip_address if marketing_consent and ip_address else None,
             **{field: utm.get(field, "")[:200] for field in Lead.UTM_FIELDS},
         )
         invoice = invoice_create_for_lead(lead=lead)
-        if invoice is not None:
-            invoice = invoice_issue(invoice=invoice)
         lead_emails_schedule(lead=lead, invoice=invoice)
     logger.info(
         "lead %s captured (service %s, invoice %s)",

@@ -18,8 +18,10 @@ from wetech.payments.gateways.pesapal import OrderSession, TransactionStatus
 from wetech.sales.invoicing import invoice_issue
 
 
-def issued_invoice(*, unit_price=Decimal("350000"), email="asha@example.co.tz") -> Invoice:
-    """An issued invoice; 350,000 + 18% VAT = TZS 413,000.00."""
+def issued_invoice(
+    *, unit_price=Decimal("350000"), email="asha@example.co.tz", language="en"
+) -> Invoice:
+    """An issued invoice; 350,000 + 18% VAT = TZS 413,000.00, in the customer's `language`."""
     client, _ = Client.objects.get_or_create(
         email=email, defaults={"name": "Asha Mwinyi", "phone": "+255712345678"}
     )
@@ -29,6 +31,7 @@ def issued_invoice(*, unit_price=Decimal("350000"), email="asha@example.co.tz") 
         client_email=email,
         client_phone="+255712345678",
         tax_rate=Decimal("0.18"),
+        language=language,
     )
     InvoiceLine.objects.create(invoice=invoice, description="Website", unit_price=unit_price)
     return invoice_issue(invoice=invoice)

@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.csrf import requires_csrf_token
 
 RETRY_AFTER_SECONDS = 60
@@ -13,6 +16,10 @@ RETRY_AFTER_SECONDS = 60
 # answer 503 with Retry-After so people, clients and load balancers come back instead of giving up.
 DATABASE_OUTAGES = (OperationalError, InterfaceError)
 DATABASE_RETRY_AFTER_SECONDS = 30
+# Error pages never show the path, nor anything that differs between two answers to the same
+# error (a refused callback answers exactly like an unknown URL): the header's language switcher
+# is then a plain link to the other language's home page, not a form with a CSRF token.
+ERROR_PAGE = {"is_error_page": True}
 
 
 def wants_json(request) -> bool:
@@ -20,14 +27,43 @@ def wants_json(request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def accept_language(request) -> str:
+    """The site's language that the request's `Accept-Language` prefers most (English when it
+    names none of ours)."""
+    for language, _quality in parse_accept_lang_header(
+        request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    ):
+        if language == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(language)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def response_language(request) -> str:
+    """The language an answer to this request speaks: the /sw/ prefix, else a JSON client's
+    Accept-Language, else English (the language middleware activates the same one; an error
+    raised before a view ran, such as a 404, is answered by this rule too)."""
+    from_path = translation.get_language_from_path(request.path_info)
+    if from_path:
+        return from_path
+    if wants_json(request):
+        return accept_language(request)
+    return translation.get_language() or settings.LANGUAGE_CODE
+
+
 def error_payload(request, *, code, message, suggestions=(), **extra) -> dict:
-    """The one JSON error shape of the contract ("Errors for JSON clients")."""
-    error = {
-        "code": code,
-        "message": message,
-        "suggestions": list(suggestions),
-        "request_id": getattr(request, "request_id", None),
-    }
+    """The one JSON error shape of the contract ("Errors for JSON clients"): `message` and
+    `suggestions` in the client's language (they may be lazy translations), `code` never."""
+    with translation.override(response_language(request)):
+        error = {
+            "code": code,
+            "message": str(message),
+            "suggestions": [str(suggestion) for suggestion in suggestions],
+            "request_id": getattr(request, "request_id", None),
+        }
     error.update({key: value for key, value in extra.items() if value is not None})
     return {"error": error}
 
@@ -41,14 +77,17 @@ def _page(request, template, status, *, code, message, suggestions=()):
     return render(
         request,
         template,
-        {"message": message, "suggestions": suggestions},
+        {"message": message, "suggestions": suggestions, **ERROR_PAGE},
         status=status,
     )
 
 
 def rate_limited(request, exception=None):
-    message = "You have sent too many requests in a short time."
-    suggestions = ["Wait a minute and try again.", "Or call us: we are happy to help by phone."]
+    message = _("You have sent too many requests in a short time.")
+    suggestions = [
+        _("Wait a minute and try again."),
+        _("Or call us: we are happy to help by phone."),
+    ]
     if wants_json(request):
         response = JsonResponse(
             error_payload(
@@ -64,7 +103,12 @@ def rate_limited(request, exception=None):
         response = render(
             request,
             "429.html",
-            {"message": message, "suggestions": suggestions, "retry_after": RETRY_AFTER_SECONDS},
+            {
+                "message": message,
+                "suggestions": suggestions,
+                "retry_after": RETRY_AFTER_SECONDS,
+                **ERROR_PAGE,
+            },
             status=429,
         )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -82,7 +126,7 @@ def login_locked_out(request, original_response=None, credentials=None):
     response = render(
         request,
         "429.html",
-        {"message": message, "suggestions": suggestions, "retry_after": retry_after},
+        {"message": message, "suggestions": suggestions, "retry_after": retry_after, **ERROR_PAGE},
         status=429,
     )
     response["Retry-After"] = str(retry_after)
@@ -96,8 +140,8 @@ def bad_request(request, exception=None):
         "400.html",
         400,
         code="bad_request",
-        message="We could not understand that request.",
-        suggestions=["Go back, reload the page and try again."],
+        message=_("We could not understand that request."),
+        suggestions=[_("Go back, reload the page and try again.")],
     )
 
 
@@ -108,8 +152,8 @@ def permission_denied(request, exception=None):
         "403.html",
         403,
         code="forbidden",
-        message="You are not allowed to do that.",
-        suggestions=["If you were filling in a form, reload the page and send it again."],
+        message=_("You are not allowed to do that."),
+        suggestions=[_("If you were filling in a form, reload the page and send it again.")],
     )
 
 
@@ -119,8 +163,8 @@ def csrf_failure(request, reason=""):
         "403.html",
         403,
         code="csrf_failed",
-        message="Your form expired or came from another site, so we did not accept it.",
-        suggestions=["Reload the page and send the form again."],
+        message=_("Your form expired or came from another site, so we did not accept it."),
+        suggestions=[_("Reload the page and send the form again.")],
     )
 
 
@@ -131,17 +175,20 @@ def page_not_found(request, exception=None):
         "404.html",
         404,
         code="not_found",
-        message="We could not find that page.",
-        suggestions=["Check the address, or start again from the home page."],
+        message=_("We could not find that page."),
+        suggestions=[_("Check the address, or start again from the home page.")],
     )
 
 
 def service_unavailable(request):
     """The database is out of reach (Django has already logged the error with its traceback)."""
-    message = "The site is briefly unavailable while we fix a problem on our side."
+    message = _("The site is briefly unavailable while we fix a problem on our side.")
     suggestions = [
-        "Please try again in a minute.",
-        "If you were paying, reload the invoice page to see where it stands before paying again.",
+        _("Please try again in a minute."),
+        _(
+            "If you were paying, reload the invoice page to see where it stands before paying "
+            "again."
+        ),
     ]
     if wants_json(request):
         response = JsonResponse(
@@ -156,7 +203,10 @@ def service_unavailable(request):
         )
     else:
         response = render(
-            request, "503.html", {"message": message, "suggestions": suggestions}, status=503
+            request,
+            "503.html",
+            {"message": message, "suggestions": suggestions, **ERROR_PAGE},
+            status=503,
         )
     response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response
@@ -172,6 +222,6 @@ def server_error(request):
         "500.html",
         500,
         code="server_error",
-        message="Something went wrong on our side.",
-        suggestions=["Please try again in a minute.", "If it keeps happening, contact us."],
+        message=_("Something went wrong on our side."),
+        suggestions=[_("Please try again in a minute."), _("If it keeps happening, contact us.")],
     )

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from wetech.client_ip import client_ip, client_ip_ratelimit_key
@@ -16,8 +18,8 @@ from wetech.sales.selectors import invoice_status_payload
 from wetech.views.errors import error_payload, rate_limited, wants_json
 from wetech.views.pages import lead_form_context, source_page_of
 
-INVALID_MESSAGE = "Some details need another look before we can send your request."
-SPAM_MESSAGE = "We could not accept this form as it was sent."
+INVALID_MESSAGE = _("Some details need another look before we can send your request.")
+SPAM_MESSAGE = _("We could not accept this form as it was sent.")
 
 
 def _leads_per_minute(group, request):
@@ -32,9 +34,9 @@ def _invalid(request, form):
     message = SPAM_MESSAGE if form.is_spam else INVALID_MESSAGE
     if wants_json(request):
         suggestions = (
-            ["Reload the page, wait a few seconds and send the form again."]
+            [_("Reload the page, wait a few seconds and send the form again.")]
             if form.is_spam
-            else ["Correct the fields listed in `fields` and send the form again."]
+            else [_("Correct the fields listed in `fields` and send the form again.")]
         )
         fields = {name: [str(error) for error in errors] for name, errors in form.errors.items()}
         payload = error_payload(
@@ -50,6 +52,8 @@ def _invalid(request, form):
     template = "pages/service_detail.html" if service else "pages/contact.html"
     context = lead_form_context(request, form=form, service=service)
     context["form_message"] = message
+    # The page this is (for the language switcher): not /leads/, which only takes a POST.
+    context["page_path"] = service.get_absolute_url() if service else reverse("contact")
     return render(request, template, context, status=400)
 
 
@@ -61,6 +65,8 @@ def _created(request, lead, invoice):
         lead_json = {
             "status": lead.status,
             "service": lead.service.slug if lead.service_id else None,
+            # The language its emails and invoice are in (from Accept-Language or /sw/).
+            "language": lead.language,
             "created_at": lead.created_at.isoformat(),
         }
         return JsonResponse({"lead": lead_json, "invoice": invoice_json}, status=201)
@@ -95,5 +101,7 @@ def lead_create(request):
         landing_page=data["landing_page"],
         referrer=data["referrer"],
         utm={field: data[field] for field in Lead.UTM_FIELDS},
+        # The page's language (/sw/ prefix), or a JSON client's Accept-Language.
+        language=translation.get_language(),
     )
     return _created(request, lead, invoice)

@@ -15,6 +15,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -97,7 +100,9 @@ def _pay_problem(
             "message": message,
             "suggestions": suggestions,
             "request_id": getattr(request, "request_id", None),
-        }
+        },
+        # The page this is (for the language switcher): the invoice, not the pay URL.
+        "page_path": invoice.get_absolute_url(),
     }
     if form is not None:
         context["azampay_form"] = form
@@ -124,10 +129,10 @@ def _gateway_problem(request, invoice, gateway: PaymentGateway, exc: GatewayErro
             invoice,
             status=502,
             code="payment_failed",
-            message=f"{name} did not accept the payment request.",
+            message=_("%(gateway)s did not accept the payment request.") % {"gateway": name},
             suggestions=[
-                "Check the details and try again.",
-                "Or choose the other way to pay below.",
+                _("Check the details and try again."),
+                _("Or choose the other way to pay below."),
             ],
             form=form,
         )
@@ -136,11 +141,12 @@ def _gateway_problem(request, invoice, gateway: PaymentGateway, exc: GatewayErro
         invoice,
         status=503,
         code="gateway_unavailable",
-        message=f"We cannot reach {name} right now, so no payment was started.",
+        message=_("We cannot reach %(gateway)s right now, so no payment was started.")
+        % {"gateway": name},
         suggestions=[
-            "Please try again in a few minutes.",
-            "Or choose the other way to pay below.",
-            "Nothing was charged.",
+            _("Please try again in a few minutes."),
+            _("Or choose the other way to pay below."),
+            _("Nothing was charged."),
         ],
         form=form,
     )
@@ -148,11 +154,11 @@ def _gateway_problem(request, invoice, gateway: PaymentGateway, exc: GatewayErro
 
 def _not_payable(request, invoice, exc):
     if isinstance(exc, PaymentInProgress):
-        message = "A payment for this invoice was just started."
-        suggestions = ["Reload the page to see where it stands before trying again."]
+        message = _("A payment for this invoice was just started.")
+        suggestions = [_("Reload the page to see where it stands before trying again.")]
     else:
-        message = "This invoice cannot take a payment now."
-        suggestions = ["Reload the page to see its current status.", "Contact us if unsure."]
+        message = _("This invoice cannot take a payment now.")
+        suggestions = [_("Reload the page to see its current status."), _("Contact us if unsure.")]
     return _pay_problem(
         request,
         invoice,
@@ -172,20 +178,30 @@ def _push_limited(request, invoice, exc: PushLimited, *, form):
         extra={"invoice": invoice.number, "limit": exc.limit},
     )
     minutes = max(1, -(-exc.retry_after // 60))
-    wait = "a minute" if minutes == 1 else f"{minutes} minutes"
     if exc.limit == "invoice":
-        message = "Several payment prompts were sent for this invoice in the last few minutes."
+        message = _(
+            "Several payment prompts were sent for this invoice in the last few minutes. "
+            "We have not sent another one."
+        )
     else:
-        message = "Several payment prompts were sent to this phone number recently."
+        message = _(
+            "Several payment prompts were sent to this phone number recently. "
+            "We have not sent another one."
+        )
     return _pay_problem(
         request,
         invoice,
         status=429,
         code="rate_limited",
-        message=message + " We have not sent another one.",
+        message=message,
         suggestions=[
-            "Check your phone: a prompt may still be waiting for your PIN.",
-            f"Try again in {wait}, or choose the other way to pay below.",
+            _("Check your phone: a prompt may still be waiting for your PIN."),
+            ngettext(
+                "Try again in a minute, or choose the other way to pay below.",
+                "Try again in %(minutes)d minutes, or choose the other way to pay below.",
+                minutes,
+            )
+            % {"minutes": minutes},
         ],
         form=form,
         retry_after=exc.retry_after,
@@ -218,8 +234,8 @@ def _pay(request, token, gateway: PaymentGateway):
                 invoice,
                 status=400,
                 code="validation_error",
-                message="Please check your mobile money details.",
-                suggestions=["Correct the fields marked below and send the request again."],
+                message=_("Please check your mobile money details."),
+                suggestions=[_("Correct the fields marked below and send the request again.")],
                 form=form,
             )
         account = {"phone": form.cleaned_data["phone"], "provider": form.cleaned_data["provider"]}
@@ -234,8 +250,10 @@ def _pay(request, token, gateway: PaymentGateway):
     if started.uncertain:
         messages.warning(
             request,
-            "We could not confirm that the request reached your phone. If a prompt arrives, "
-            "approve it; otherwise wait a few minutes before trying again.",
+            _(
+                "We could not confirm that the request reached your phone. If a prompt arrives, "
+                "approve it; otherwise wait a few minutes before trying again."
+            ),
         )
     # A hosted page takes the customer there; a push leaves them on the invoice, which waits.
     return _see_other(started.attempt.redirect_url or invoice.get_absolute_url())
@@ -286,6 +304,12 @@ def _acknowledged(gateway: PaymentGateway, outcome: InboxOutcome) -> JsonRespons
     return JsonResponse(body, status=status)
 
 
+def _visitor_language(request):
+    """The language of a page whose URL has no prefix: the visitor's language cookie, else their
+    browser's Accept-Language (Django ignores both on unprefixed paths)."""
+    return translation.override(translation.get_language_from_request(request))
+
+
 @csrf_exempt
 @never_cache
 @require_GET
@@ -298,21 +322,27 @@ def pesapal_callback(request):
     try:
         outcome = _received(request, gateway, Kind.BROWSER_RETURN)
     except MalformedNotification:
-        return render(
-            request,
-            "payments/return_problem.html",
-            {"message": f"This link from {gateway.label} is incomplete, so we cannot look it up."},
-            status=400,
-        )
+        with _visitor_language(request):
+            message = _("This link from %(gateway)s is incomplete, so we cannot look it up.")
+            return render(
+                request,
+                "payments/return_problem.html",
+                {"message": message % {"gateway": gateway.label}},
+                status=400,
+            )
     if outcome.attempt is None:
-        return render(
-            request,
-            "payments/return_problem.html",
-            {"message": "We could not find the payment this link is about."},
-            status=404,
-        )
-    # Still pending is normal (mobile money settles ~20 s later): the page polls.
-    return _see_other(outcome.attempt.invoice.get_absolute_url())
+        with _visitor_language(request):
+            return render(
+                request,
+                "payments/return_problem.html",
+                {"message": _("We could not find the payment this link is about.")},
+                status=404,
+            )
+    # Still pending is normal (mobile money settles ~20 s later): the page polls. The customer
+    # returns to the invoice in their own language (the URL registered with Pesapal has none).
+    invoice = outcome.attempt.invoice
+    with translation.override(invoice.language):
+        return _see_other(invoice.get_absolute_url())
 
 
 @csrf_exempt

@@ -106,6 +106,8 @@ def test_admin_can_draft_and_issue_an_invoice(admin_client, captured):
             "client_email": "asha@example.co.tz",
             "client_phone": "+255712345678",
             "client_company": "",
+            # The customer's language: the PDF and the emails about this invoice are in it.
+            "language": "sw",
             "currency": "TZS",
             "tax_rate": "0.18",
             "lines-TOTAL_FORMS": "1",
@@ -121,6 +123,7 @@ def test_admin_can_draft_and_issue_an_invoice(admin_client, captured):
     assert response.status_code == 302, response.content.decode()[:2000]
     draft = Invoice.objects.get(status="draft")
     assert draft.total == Decimal("236000.00")
+    assert draft.language == "sw"
     admin_client.post(
         "/admin/wetech/invoice/", {"action": "issue_drafts", "_selected_action": [draft.pk]}
     )

@@ -65,6 +65,7 @@ def site(live_server, settings, transactional_db):
     # The live server speaks plain HTTP.
     settings.CSRF_COOKIE_SECURE = False
     settings.SESSION_COOKIE_SECURE = False
+    settings.LANGUAGE_COOKIE_SECURE = False
     reset_gateway_clients()
     from django.core.management import call_command
 

@@ -10,6 +10,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from sandbox.testing import pesapal_refund_approve
+
 pytest.importorskip("wetech.payments.refunds")
 pytest.importorskip("wetech.payments.review")
 
@@ -68,7 +70,7 @@ def test_finance_resolves_a_review_case_and_refunds_a_payment(browser, page, sit
     context, admin = sign_in(browser, site, "amina")
 
     # The review queue, from the admin's own navigation.
-    admin.get_by_role("link", name="Review cases").first.click()
+    admin.get_by_role("link", name="Review cases", exact=True).first.click()
     expect(admin.get_by_role("heading", name=re.compile("review case", re.I))).to_be_visible()
     expect(admin.locator("#result_list")).to_contain_text(short.attempt.merchant_reference)
     screenshot(admin, "backoffice-01-review-queue")
@@ -102,7 +104,11 @@ def test_finance_resolves_a_review_case_and_refunds_a_payment(browser, page, sit
         re.compile(rf"Refund \S+ of {re.escape(format_money(attempt.amount, 'TZS'))}")
     )
 
-    # The simulator reports the payment reversed; the refund completes exactly once.
+    # The merchant approves the queued refund in Pesapal's portal (the simulator's control);
+    # Pesapal then reports the payment reversed and the refund completes exactly once.
+    assert Refund.objects.get().status == "requested"
+    attempt.refresh_from_db()
+    pesapal_refund_approve(attempt.confirmation_code)
     assert wait_for(lambda: Refund.objects.filter(status="completed").exists())
     paid.refresh_from_db()
     assert paid.status == Invoice.Status.REFUNDED

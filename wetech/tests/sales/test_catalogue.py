@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError
+from django.utils import translation
 
 from wetech.models import Service
 from wetech.sales.catalogue import DEMO_CATALOGUE, catalogue_load
@@ -58,3 +59,31 @@ def test_only_active_services_are_offered():
     catalogue_load(entries=ENTRIES)
     Service.objects.filter(slug="app").update(active=False)
     assert [service.slug for service in service_list_offered()] == ["hosting"]
+
+
+def test_the_demo_catalogue_speaks_both_languages_in_every_field():
+    catalogue_load(entries=DEMO_CATALOGUE)
+    for service in Service.objects.all():
+        for field in ("name", "summary", "description", "price_note"):
+            english = getattr(service, f"{field}_en")
+            kiswahili = getattr(service, f"{field}_sw")
+            assert bool(english) == bool(kiswahili), (service.slug, field)
+            assert english != kiswahili or not english, (service.slug, field)
+    website = Service.objects.get(slug="business-website")
+    assert (website.name_sw, website.price_note_sw) == ("Tovuti ya biashara", "malipo ya mara moja")
+
+
+def test_a_plain_string_is_the_english_whatever_language_is_active():
+    with translation.override("sw"):
+        catalogue_load(entries=ENTRIES)
+    hosting = Service.objects.get(slug="hosting")
+    assert (hosting.name_en, hosting.name_sw) == ("Hosting", None)
+    with translation.override("sw"):
+        assert hosting.name == "Hosting"  # the English, until staff write the Kiswahili
+
+
+def test_a_kiswahili_word_edited_by_staff_stays_until_the_catalogue_says_otherwise():
+    catalogue_load(entries=DEMO_CATALOGUE)
+    Service.objects.filter(slug="web-hosting").update(summary_sw="Imehaririwa na ofisi.")
+    catalogue_load(entries=[entry for entry in DEMO_CATALOGUE if entry["slug"] != "web-hosting"])
+    assert Service.objects.get(slug="web-hosting").summary_sw == "Imehaririwa na ofisi."

@@ -3,12 +3,17 @@ they are queued with the lead and sent by the worker, never in the request."""
 
 import logging
 import socket
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.test import override_settings
+from django.utils import translation
 
-from wetech.models import Lead, OutgoingEmail
+from wetech.models import Lead, OutgoingEmail, Service
+from wetech.sales.catalogue import DEMO_CATALOGUE, catalogue_load
 from wetech.sales.leads import lead_capture
 from wetech.tests.email_helpers import outbox_deliver
 from wetech.tests.lead_helpers import make_service
@@ -163,3 +168,37 @@ def test_no_tin_line_without_a_tin(capture):
 
     [staff, _] = sent
     assert "Company:   Mwinyi Traders\nEmail:" in staff.body
+
+
+@time_machine.travel(datetime(2026, 11, 16, 9, 0, tzinfo=UTC), tick=False)
+def test_a_kiswahili_lead_gets_its_emails_in_kiswahili_and_staff_get_english(capture):
+    catalogue_load(entries=DEMO_CATALOGUE)
+    service = Service.objects.get(slug="business-website")
+    with translation.override("en"):  # whatever the sender's language, the lead's decides
+        _, invoice, sent = capture(service=service, language="sw")
+
+    [staff, ack] = sent
+    assert ack.subject == f"Ankara yako ya WeTech {invoice.number}"
+    assert ack.body.startswith("Habari Asha Mwinyi,\n")
+    assert "Asante kwa kuwasiliana na WeTech kuhusu Tovuti ya biashara." in ack.body
+    assert "TZS 1,770,000 (pamoja na VAT)" in ack.body
+    assert f"{settings.SITE_URL}/sw/invoices/{invoice.token}/" in ack.body
+    assert "Tafadhali lipa ifikapo 30 Novemba 2026." in ack.body
+    assert f"· {settings.SITE_URL}/sw/\n" in ack.body  # the footer's link home
+    assert "Timu ya WeTech" in ack.body
+    # Staff's email is English, with the service's English name.
+    assert staff.subject.startswith("New lead: Asha Mwinyi, Business website, invoice ")
+    assert "Service:   Business website" in staff.body
+    assert "30 November 2026" in staff.body
+
+
+def test_the_short_invoice_email_follows_the_leads_language_too(capture):
+    catalogue_load(entries=DEMO_CATALOGUE)
+    service = Service.objects.get(slug="web-hosting")
+    capture(service=service, language="sw")
+    with translation.override("sw"):  # and an English lead stays English in a Kiswahili request
+        _, invoice, sent = capture(service=service, language="en")
+    [invoice_email] = _customer(sent)
+    assert invoice_email.subject == f"Your WeTech invoice {invoice.number}"
+    assert f"/invoices/{invoice.token}/" in invoice_email.body
+    assert "/sw/" not in invoice_email.body

@@ -83,13 +83,14 @@ def test_marketing_consent_records_time_and_ip():
 def test_a_failure_at_the_last_step_rolls_everything_back():
     service = make_service()
     with (
-        mock.patch.object(leads_service, "invoice_issue", side_effect=RuntimeError("boom")),
+        mock.patch.object(leads_service, "lead_emails_schedule", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
     ):
         lead_capture(**PERSON, service=service)
     assert Client.objects.count() == 0
     assert Lead.objects.count() == 0
     assert Invoice.objects.count() == 0
+    assert OutgoingEmail.objects.count() == 0
 
 
 def test_a_failure_after_numbering_gives_the_number_back():
@@ -147,7 +148,7 @@ def test_emails_are_queued_with_the_lead_and_handed_to_the_worker_on_commit(
 def test_no_email_when_the_capture_rolls_back(django_capture_on_commit_callbacks, mailoutbox):
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
-        mock.patch.object(leads_service, "invoice_issue", side_effect=RuntimeError("boom")),
+        mock.patch.object(leads_service, "lead_emails_schedule", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
     ):
         lead_capture(**PERSON, service=make_service())

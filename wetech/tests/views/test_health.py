@@ -14,7 +14,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from wetech.emails import email_send
-from wetech.models import OutgoingEmail, WorkerHeartbeat
+from wetech.models import OutgoingEmail, ScheduledRun, WorkerHeartbeat
 from wetech.ops import health as health_service
 from wetech.payments.gateways.retry import CircuitBreaker
 
@@ -236,6 +236,78 @@ def test_open_circuit_warns(client, settings, worker_seen):
     assert body["checks"]["pesapal:circuit"][0]["observedValue"] == "open"
     assert body["checks"]["pesapal:circuit"][0]["status"] == "warn"
     assert body["checks"]["azampay:circuit"][0]["status"] == "pass"
+
+
+# --- the backup the worker recorded ---------------------------------------------------------------
+
+
+def _backup_run(*, hours_ago, outcome=ScheduledRun.Outcome.OK, summary="", host="backup-1:42"):
+    finished = timezone.now() - timedelta(hours=hours_ago)
+    return ScheduledRun.objects.create(
+        job="backup_db",
+        period=finished - timedelta(minutes=1),
+        host=host,
+        started_at=finished - timedelta(minutes=1),
+        finished_at=finished,
+        outcome=outcome,
+        summary=summary,
+        artifact="/srv/wetech/backups/wetech-default-20260301T231500Z.pgdump"
+        if outcome == ScheduledRun.Outcome.OK
+        else "",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_age_reads_what_the_backup_worker_recorded(client, settings):
+    """The backups are on another machine (this web node's BACKUP_DIR is empty): the check reads
+    the run the backup worker recorded in the database."""
+    _backup_run(hours_ago=3)
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+    [age] = body["checks"]["backups:age"]
+    assert age["status"] == "pass"
+    assert age["observedValue"] == pytest.approx(3, abs=0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recorded_backup_too_old_warns_with_its_name(client, settings):
+    settings.BACKUP_MAX_AGE_HOURS = 26
+    _backup_run(hours_ago=30)
+    _make_backup(settings.BACKUP_DIR, hours_ago=1)  # a stray local file does not hide it
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+    [age] = body["checks"]["backups:age"]
+    assert age["status"] == "warn"
+    assert age["observedValue"] == pytest.approx(30, abs=0.1)
+    assert age["output"] == "newest is wetech-default-20260301T231500Z.pgdump (by backup-1:42)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_backup_run_warns_at_once_with_its_reason(client, settings):
+    _backup_run(hours_ago=20)
+    failed = _backup_run(
+        hours_ago=1, outcome=ScheduledRun.Outcome.FAILED, summary="pg_dump failed: disk full"
+    )
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+    [age] = body["checks"]["backups:age"]
+    assert age["status"] == "warn"
+    assert age["observedValue"] == pytest.approx(20, abs=0.1)
+    when = timezone.localtime(failed.finished_at)
+    assert age["output"].endswith(
+        f"; the backup of {when:%Y-%m-%d %H:%M} failed: pg_dump failed: disk full"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_recorded_run_the_files_in_backup_dir_count(client, settings):
+    """Cron users: backup_db writes files and records no run."""
+    path = _make_backup(settings.BACKUP_DIR, hours_ago=2)
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+    [age] = body["checks"]["backups:age"]
+    assert age["status"] == "pass"
+    assert age["observedValue"] == pytest.approx(2, abs=0.1)
+    _make_backup(settings.BACKUP_DIR, hours_ago=40)
+    settings.BACKUP_MAX_AGE_HOURS = 1
+    body = _body(client.get("/health/", HTTP_X_HEALTH_TOKEN=settings.HEALTH_TOKEN))
+    assert body["checks"]["backups:age"][0]["output"] == f"newest is {path.name}"
 
 
 # --- the background worker and the outbox -----------------------------------------------------

@@ -7,8 +7,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from wetech.models import Invoice
 
-BEFORE = [("wetech", "0009_staff_roles")]
-AFTER = [("wetech", "0010_backoffice_at_scale")]
+BEFORE = [("wetech", "0010_scheduled_runs")]
+AFTER = [("wetech", "0011_backoffice_at_scale")]
 INDEXES = {
     "wetech_invoice": {"invoice_created_at", "invoice_client_email", "invoice_client_phone"},
     "wetech_client": {"client_created_at"},

@@ -55,7 +55,7 @@ def trigram_indexes_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("wetech", "0009_staff_roles"),
+        ("wetech", "0010_scheduled_runs"),
     ]
 
     operations = [
