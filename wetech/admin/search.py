@@ -10,7 +10,7 @@ is typed says what is looked for, so each kind is looked up on an indexed column
 - an email address: exactly, as stored (trimmed and lowercased);
 - a phone number, in any usual writing (`0712 345 678`, `+255 712 345 678`): exactly, in E.164;
 - anything else is words: a name or a company, searched as substrings (each word must match), on
-  PostgreSQL through the pg_trgm indexes of migration 0010; or one opaque token such as a
+  PostgreSQL through the pg_trgm indexes of migration 0011; or one opaque token such as a
   gateway's reference, looked up exactly where the admin has such a column.
 """
 
