@@ -20,13 +20,8 @@ from wetech.admin.confirm import (
 )
 from wetech.admin.filters import recent_values_filter
 from wetech.admin.forms import ResolveForm, case_currency, resolve_choices
-from wetech.admin.search import (
-    SearchTerm,
-    TypedSearchMixin,
-    invoices_q,
-    payment_reference_q,
-)
-from wetech.models import AuditEntry, GatewayNotification, PaymentAttempt, ReviewCase
+from wetech.admin.search import SearchTerm, TypedSearchMixin, invoices_q
+from wetech.models import AuditEntry, GatewayNotification, ReviewCase
 from wetech.money import format_money
 
 # The keys of `gateway_said` and `expected` shown first, in this order; others follow sorted.
@@ -129,13 +124,8 @@ class AuditEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
     def search_condition(self, term: SearchTerm):
         if term.kind == "words":
             return Q(actor=term.typed)
-        condition = invoices_q(term)
-        if condition is not None and term.kind == "reference":
-            attempts = PaymentAttempt.objects.filter(
-                payment_reference_q("merchant_reference", term)
-            )
-            condition |= Q(attempt_id__in=attempts.values("pk"))
-        return condition
+        # An entry about a payment names its invoice too (`audit_record`).
+        return invoices_q(term)
 
     @admin.display(description="Reason")
     def reason_short(self, entry):

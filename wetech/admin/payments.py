@@ -24,6 +24,7 @@ from wetech.admin.search import (
     WHOLE_REFUND,
     SearchTerm,
     TypedSearchMixin,
+    any_of,
     gateway_reference_q,
     invoices_q,
     payment_reference_q,
@@ -181,10 +182,10 @@ class PaymentAttemptAdmin(TypedSearchMixin, ReadOnlyAdmin):
             return payment_reference_q("merchant_reference", term)
         if term.kind == "words" and term.is_token:
             return gateway_reference_q(term) & ~Q(gateway_reference="")
-        condition = invoices_q(term)
         if term.kind == "phone":
-            condition |= Q(payer_phone=term.value)
-        return condition
+            # The payer's phone (a mobile-money push) or the client's, as the invoice states it.
+            return any_of(PaymentAttempt, Q(payer_phone=term.value), invoices_q(term))
+        return invoices_q(term)
 
     def get_urls(self):
         refund = self.admin_site.admin_view(self.refund_view)

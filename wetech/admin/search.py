@@ -10,7 +10,7 @@ is typed says what is looked for, so each kind is looked up on an indexed column
 - an email address: exactly, as stored (trimmed and lowercased);
 - a phone number, in any usual writing (`0712 345 678`, `+255 712 345 678`): exactly, in E.164;
 - anything else is words: a name or a company, searched as substrings (each word must match), on
-  PostgreSQL through the pg_trgm indexes of migration 0010; or one opaque token such as a
+  PostgreSQL through the pg_trgm indexes of migration 0011; or one opaque token such as a
   gateway's reference, looked up exactly where the admin has such a column.
 """
 
@@ -135,6 +135,14 @@ def gateway_reference_q(term: SearchTerm) -> Q:
     """A gateway's own reference, exactly; naming every gateway lets the (gateway, reference)
     unique indexes find it."""
     return Q(gateway__in=Gateway.values, gateway_reference=term.typed)
+
+
+def any_of(model, *conditions: Q) -> Q:
+    """Rows of `model` matching any of `conditions`, as one union of the ids each finds: an OR
+    of subqueries or of columns on different indexes is estimated by PostgreSQL to match most of
+    the table, which then plans full scans for the list's joins."""
+    found = [model.objects.filter(condition).order_by().values("pk") for condition in conditions]
+    return Q(pk__in=found[0].union(*found[1:]))
 
 
 class TypedSearchMixin:

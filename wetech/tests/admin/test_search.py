@@ -4,7 +4,7 @@ prefix, emails and phones exactly (normalised), words as substrings of names and
 import pytest
 
 from wetech.admin.search import search_term_read
-from wetech.models import Client, Invoice, Lead, OutgoingEmail
+from wetech.models import Client, Invoice, Lead, OutgoingEmail, PaymentAttempt
 from wetech.tests.scale_helpers import book_add, invoice_with_lines, paid_attempt, refund_done
 
 pytestmark = pytest.mark.django_db
@@ -161,6 +161,16 @@ def test_payments_are_found_by_reference_invoice_number_or_gateway_reference(adm
     }
     assert found(admin_client, "paymentattempt", theirs.gateway_reference) == [theirs]
     assert found(admin_client, "paymentattempt", second.client_email) == [theirs]
+
+
+def test_a_payment_is_found_by_the_payer_phone_or_the_client_phone(admin_client):
+    first, second = book_add(2)
+    pushed = first.payment_attempts.get()
+    PaymentAttempt.objects.filter(pk=pushed.pk).update(payer_phone="+255754111222")
+    assert found(admin_client, "paymentattempt", "0754 111 222") == [pushed]
+    assert found(admin_client, "paymentattempt", second.client_phone) == [
+        second.payment_attempts.get()
+    ]
 
 
 def test_the_ledger_notifications_and_cases_are_found_by_invoice_number(admin_client):

@@ -1,4 +1,4 @@
-"""Migration 0010: the back office's indexes apply (and unapply) on SQLite and PostgreSQL; the
+"""Migration 0011: the back office's indexes apply (and unapply) on SQLite and PostgreSQL; the
 pg_trgm indexes exist on PostgreSQL only, and a name search reads them."""
 
 import pytest
