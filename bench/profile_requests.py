@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--engine", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--dump", help="also write each profile to DUMP-<n>.prof (for pstats)")
+    parser.add_argument("--sql", action="store_true", help="print the statements of one of each")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wetech-profile-") as tmp:
         # The fake gateway in a process of its own, as in the load benchmark: a thread here
@@ -243,6 +244,12 @@ def main() -> None:
             with CaptureQueriesContext(connection) as queries:
                 profiler, elapsed = profile(label, calls)
             report(label, profiler, elapsed, len(calls), len(queries))
+            if args.sql:
+                per = len(queries) // len(calls)
+                print("\nThe statements of the last one:\n```")
+                for query in queries.captured_queries[-per:]:
+                    print(query["sql"][:160])
+                print("```")
             if args.dump:
                 profiler.dump_stats(f"{args.dump}-{'lead' if make is lead else 'ipn'}.prof")
         fake.terminate()

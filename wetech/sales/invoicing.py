@@ -76,16 +76,15 @@ def service_line_description(service: Service, language: str) -> str:
 
 
 def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
-    """The issued invoice for the lead's priced service (None when there is nothing to invoice).
+    """A draft invoice with its one line for the lead's priced service (None when there is
+    nothing to invoice), its totals computed from that line; `invoice_issue_new` issues it.
 
-    Runs inside the lead's transaction (`lead_capture`): numbered, dated and written once, with
-    its one line, so a lead costs one invoice INSERT rather than a draft saved and then issued.
+    Runs inside the lead's transaction (`lead_capture`): the invoice and its line are each
+    written once, never saved as a draft and read back.
     """
     service = lead.service
     if service is None or not service.is_priced:
         return None
-    now = timezone.now()
-    today = timezone.localtime(now).date()
     invoice = Invoice(
         client=lead.client,
         lead=lead,
@@ -98,10 +97,6 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
         language=lead.language,
         currency=service.currency,
         tax_rate=settings.INVOICE_TAX_RATE,
-        number=invoice_number_next(year=today.year),
-        issued_at=now,
-        due_date=today + timedelta(days=settings.INVOICE_DUE_DAYS),
-        status=Invoice.Status.ISSUED,
     )
     line = InvoiceLine(
         position=1,
@@ -113,10 +108,33 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
     invoice_totals_compute(invoice=invoice, line_amounts=[line.amount])
     invoice.save()
     line.invoice = invoice
-    # Written with the invoice it belongs to, in the transaction that issues it: nobody can
-    # have seen the invoice without it. (`InvoiceLine.save` refuses lines added to an issued
-    # invoice later, and would read the invoice back to check.)
+    # The invoice was inserted as a draft just above: `InvoiceLine.save` would read it back
+    # only to find that out.
     InvoiceLine.objects.bulk_create([line])
+    return invoice
+
+
+def invoice_issue_new(*, invoice: Invoice) -> Invoice:
+    """Issue a draft this transaction has just written with its final lines and totals (as
+    `invoice_create_for_lead` does): number, dates and status in one UPDATE.
+
+    Call it last before the commit: from the moment the number is taken until the commit, every
+    other issuer of the year waits on the counter's row lock, so whatever runs in between runs
+    for all of them in turn.
+    """
+    now = timezone.now()
+    today = timezone.localtime(now).date()
+    changes = {
+        "number": invoice_number_next(year=today.year),
+        "issued_at": now,
+        "due_date": today + timedelta(days=settings.INVOICE_DUE_DAYS),
+        "status": Invoice.Status.ISSUED,
+        "updated_at": now,
+    }
+    if Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(**changes) != 1:
+        raise ValueError(f"invoice {invoice.pk} is not a draft of this transaction")
+    for field, value in changes.items():
+        setattr(invoice, field, value)
     return invoice
 
 

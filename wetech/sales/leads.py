@@ -10,7 +10,7 @@ from django.utils import timezone
 from wetech.models import Client, Invoice, Lead, Service
 from wetech.redaction import mask_credential_paths
 from wetech.sales.emails import lead_emails_schedule
-from wetech.sales.invoicing import invoice_create_for_lead
+from wetech.sales.invoicing import invoice_create_for_lead, invoice_issue_new
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,10 @@ def lead_capture(
         )
         invoice = invoice_create_for_lead(lead=lead)
         lead_emails_schedule(lead=lead, invoice=invoice)
+        if invoice is not None:
+            # Last: the year's invoice number is locked from here until the commit, and every
+            # other lead for a priced service waits on it.
+            invoice = invoice_issue_new(invoice=invoice)
     logger.info(
         "lead %s captured (service %s, invoice %s)",
         lead.pk,

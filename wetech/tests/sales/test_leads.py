@@ -95,15 +95,15 @@ def test_a_failure_at_the_last_step_rolls_everything_back():
 
 def test_a_failure_after_numbering_gives_the_number_back():
     service = make_service()
-    original_save = Invoice.save
+    issue = leads_service.invoice_issue_new
 
-    def fail_when_issuing(invoice, *args, **kwargs):
-        if invoice.status == Invoice.Status.ISSUED:
-            raise IntegrityError("simulated failure while saving the issued invoice")
-        return original_save(invoice, *args, **kwargs)
+    def issue_then_fail(*, invoice):
+        issued = issue(invoice=invoice)
+        assert issued.number.endswith("-00001")
+        raise IntegrityError("simulated failure right after the invoice was numbered")
 
     with (
-        mock.patch.object(Invoice, "save", autospec=True, side_effect=fail_when_issuing),
+        mock.patch.object(leads_service, "invoice_issue_new", side_effect=issue_then_fail),
         pytest.raises(IntegrityError),
     ):
         lead_capture(**PERSON, service=service)
