@@ -60,7 +60,8 @@ def configure(database_url: str) -> None:
     os.environ.pop("REDIS_URL", None)
 
 
-def database_ensure(database_url: str) -> None:
+def database_ensure(database_url: str, *, anew: bool = False) -> None:
+    """Create the bench's database if it is missing (dropped first with `anew`)."""
     import psycopg2
 
     parts = urlsplit(database_url)
@@ -69,10 +70,28 @@ def database_ensure(database_url: str) -> None:
     connection = psycopg2.connect(admin_url)
     connection.autocommit = True
     with connection.cursor() as cursor:
+        if anew:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
     connection.close()
+
+
+def schema_migrate(database_url: str) -> None:
+    """Migrate the bench's database; one whose schema the migrations no longer describe (a
+    migration renumbered since it was applied) is made again from scratch: it is scratch data."""
+    from django.core.management import call_command
+    from django.db import DatabaseError, connection
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
+
+    try:
+        call_command("migrate", verbosity=0)
+    except (DatabaseError, InconsistentMigrationHistory) as exc:
+        print(f"the bench database does not match the migrations ({exc}): making it anew")
+        connection.close()
+        database_ensure(database_url, anew=True)
+        call_command("migrate", verbosity=0)
 
 
 # --- Seeding ------------------------------------------------------------------------------------
@@ -998,15 +1017,13 @@ def main() -> None:
     django.setup()
     import logging
 
-    from django.core.management import call_command
-
     # One log line per request and audit would bury the table.
     for name in ("wetech.request", "wetech.integrity"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     from wetech.models import Invoice
 
-    call_command("migrate", verbosity=0)
+    schema_migrate(url)
     seeded = 0.0
     if args.reseed or Invoice.objects.count() != args.invoices:
         print(f"seeding {args.invoices:,} invoices into {urlsplit(url).path.lstrip('/')} ...")

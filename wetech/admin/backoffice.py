@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from wetech.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from wetech.admin.base import LargeListAdmin, ReadOnlyAdmin, ReadOnlyInline
 from wetech.admin.confirm import (
     StaffAction,
     action_url,
@@ -93,7 +93,7 @@ class AuditEntryInline(AttemptAuditEntryInline):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
+class AuditEntryAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
     """Append-only: nobody adds, changes or deletes an entry here (the model refuses it too)."""
 
     list_display = ("created_at", "actor", "action", "invoice", "attempt", "reason_short")
@@ -107,7 +107,6 @@ class AuditEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
         "Who (a username, exactly), an invoice number or payment reference (or its start), or the"
         " client's email or phone."
     )
-    show_full_result_count = False
     list_select_related = ("invoice", "attempt")
     fields = (
         "created_at",

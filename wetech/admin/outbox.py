@@ -4,7 +4,7 @@ why; "Send again now") and the workers seen lately."""
 from django.contrib import admin, messages
 from django.db.models import Q
 
-from wetech.admin.base import ReadOnlyAdmin
+from wetech.admin.base import LargeListAdmin, ReadOnlyAdmin
 from wetech.admin.filters import recent_values_filter
 from wetech.admin.search import NUMBER_OF_REFERENCE, SearchTerm, TypedSearchMixin
 from wetech.emails import outgoing_emails_retry_now
@@ -12,7 +12,7 @@ from wetech.models import OutgoingEmail, WorkerHeartbeat
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(TypedSearchMixin, ReadOnlyAdmin):
+class OutgoingEmailAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
     """Every email of the site: staff see what failed or is being retried, and why, and can send
     an email again now (the worker sends it; a failed one gets a new round of attempts)."""
 
@@ -37,7 +37,6 @@ class OutgoingEmailAdmin(TypedSearchMixin, ReadOnlyAdmin):
         "What an email is about: an invoice number or payment reference (or its start), or"
         ' e.g. "lead 123"; or its Message-ID.'
     )
-    show_full_result_count = False
     actions = ("send_again_now",)
     fields = (
         "template",

@@ -8,7 +8,7 @@ from django.urls import path
 from django.utils import timezone
 
 from wetech.admin.backoffice import AttemptAuditEntryInline
-from wetech.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from wetech.admin.base import LargeListAdmin, ReadOnlyAdmin, ReadOnlyInline
 from wetech.admin.confirm import (
     StaffAction,
     action_url,
@@ -141,7 +141,7 @@ class LedgerEntryInline(ReadOnlyInline):
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(TypedSearchMixin, ReadOnlyAdmin):
+class PaymentAttemptAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "merchant_reference",
@@ -165,7 +165,6 @@ class PaymentAttemptAdmin(TypedSearchMixin, ReadOnlyAdmin):
         "A payment reference or invoice number (or its start), the gateway's reference, the"
         " payer's phone, or the client's email or name."
     )
-    show_full_result_count = False
     list_select_related = ("invoice",)
     actions = ("recheck_now",)
     inlines = (AttemptAuditEntryInline,)
@@ -316,7 +315,7 @@ class PaymentAttemptAdmin(TypedSearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
+class LedgerEntryAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "invoice",
@@ -337,7 +336,6 @@ class LedgerEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
         "An invoice number, payment or refund reference (or its start), the gateway's reference,"
         " or the client's email, phone or name."
     )
-    show_full_result_count = False
     list_select_related = ("invoice", "attempt")
 
     @admin.display(description="Amount", ordering="amount")
@@ -354,7 +352,7 @@ class LedgerEntryAdmin(TypedSearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(GatewayNotification)
-class GatewayNotificationAdmin(TypedSearchMixin, ReadOnlyAdmin):
+class GatewayNotificationAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
     list_display = ("received_at", "gateway", "kind", "method", "result", "attempt", "remote_ip")
     list_filter = ("gateway", "kind", "result", ("received_at", admin.DateFieldListFilter))
     search_fields = ("query_string", "body", "attempt__merchant_reference")
@@ -363,7 +361,6 @@ class GatewayNotificationAdmin(TypedSearchMixin, ReadOnlyAdmin):
         " payment. Bodies are not searched: a notification that matched no payment is found by"
         " its result and date."
     )
-    show_full_result_count = False
     list_select_related = ("attempt",)
 
     def search_condition(self, term: SearchTerm):

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from modeltranslation.admin import TranslationAdmin
 
 from wetech.admin.backoffice import AuditEntryInline
+from wetech.admin.base import LargeListAdmin
 from wetech.admin.confirm import (
     StaffAction,
     action_url,
@@ -71,13 +72,11 @@ def csv_safe(value) -> str:
 
 
 @admin.register(Client)
-class ClientAdmin(TypedSearchMixin, admin.ModelAdmin):
+class ClientAdmin(TypedSearchMixin, LargeListAdmin):
     list_display = ("name", "email", "phone", "company", "created_at")
     list_filter = (("created_at", admin.DateFieldListFilter),)
     search_fields = ("name", "email", "phone", "company")
     search_help_text = "An email, a phone number, or words of the name or company."
-    # The unfiltered count of a big table on every search costs more than it tells.
-    show_full_result_count = False
     readonly_fields = ("created_at",)
 
     def search_condition(self, term: SearchTerm):
@@ -89,7 +88,7 @@ class ClientAdmin(TypedSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(TypedSearchMixin, admin.ModelAdmin):
+class LeadAdmin(TypedSearchMixin, LargeListAdmin):
     list_display = (
         "created_at",
         "name",
@@ -113,7 +112,6 @@ class LeadAdmin(TypedSearchMixin, admin.ModelAdmin):
     # What they typed this time; the message is read on the lead's page, not searched.
     search_fields = ("name", "email", "phone", "company")
     search_help_text = "An email, a phone number, or words of the name or company."
-    show_full_result_count = False
     list_select_related = ("service", "invoice")
     raw_id_fields = ("client",)
     actions = ("mark_contacted", "export_csv")
@@ -349,7 +347,7 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(TypedSearchMixin, admin.ModelAdmin):
+class InvoiceAdmin(TypedSearchMixin, LargeListAdmin):
     list_display = (
         "number_or_draft",
         "client_name",
@@ -371,7 +369,6 @@ class InvoiceAdmin(TypedSearchMixin, admin.ModelAdmin):
         "An invoice number (WT-2025-01234, or its start), the client's email or phone number,"
         " or words of the client's name or company."
     )
-    show_full_result_count = False
     raw_id_fields = ("client", "lead")
     inlines = (
         InvoiceLineInline,

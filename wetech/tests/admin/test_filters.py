@@ -54,3 +54,25 @@ def test_the_invoice_currency_filter_offers_the_currencies_in_use(admin_client):
     assert len(response.context["cl"].result_list) == 2
     response = admin_client.get("/admin/wetech/invoice/", {"currency__exact": "USD"})
     assert list(response.context["cl"].result_list) == []
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "client",
+        "lead",
+        "invoice",
+        "paymentattempt",
+        "ledgerentry",
+        "gatewaynotification",
+        "outgoingemail",
+        "auditentry",
+    ],
+)
+def test_a_large_list_counts_neither_the_table_nor_the_filters(admin_client, model):
+    book_add(2)
+    response = admin_client.get(f"/admin/wetech/{model}/", {"_facets": "True"})
+    changelist = response.context["cl"]
+    assert not changelist.add_facets
+    assert not changelist.show_full_result_count
+    assert "Show counts" not in response.content.decode()
