@@ -23,12 +23,15 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+
+from wetech.money import wire_number
 
 SHAPES_DIR = Path(__file__).resolve().parent / "shapes"
 GATEWAYS = ("pesapal", "azampay")
@@ -44,7 +47,7 @@ REQUIRED_SETTINGS = {
 }
 # The smallest orders --create places: Pesapal takes two decimals; AzamPay documents no minimum
 # and its public samples collect TZS 1,000.
-PESAPAL_SMALLEST_AMOUNT = "1.00"
+PESAPAL_SMALLEST_AMOUNT = Decimal("1.00")
 AZAMPAY_SMALLEST_AMOUNT = "1000"
 AZAMPAY_PROVIDERS = ("Airtel", "Tigo", "Halopesa", "Azampesa", "Mpesa")
 _MSISDN = re.compile(r"255\d{9}")
@@ -321,7 +324,7 @@ class PesapalProbe:
             json={
                 "id": f"CHECK-{uuid.uuid4().hex[:12].upper()}",
                 "currency": "TZS",
-                "amount": float(PESAPAL_SMALLEST_AMOUNT),
+                "amount": wire_number(PESAPAL_SMALLEST_AMOUNT),
                 "description": "gateway_check: the smallest possible order",
                 "callback_url": f"{site}/payments/pesapal/callback/",
                 "notification_id": notification_id,
