@@ -4,10 +4,14 @@ Anyone can send us an IPN or a browser return for an order they know, as often a
 each one used to cost a synchronous GetTransactionStatus: a few hundred repeats were a few
 hundred calls, enough for the gateway to rate-limit us for every customer. Now:
 
-- one query per attempt is in flight at a time, across every worker: a short-lived lock key taken
+- one query per attempt is in flight at a time, across every worker: a short-lived lock taken
   with `cache.add` (when the cache raises, a per-process lock instead);
 - for `GATEWAY_STATUS_COALESCE_SECONDS` after the gateway answered, repeats are answered from
   what we already know (the attempt's current state, which that answer settled) without a call;
+
+One cache key per attempt holds both: ("in-flight", t) while a query runs, then ("answered", t)
+once the gateway answered (the same write frees the lock and opens the window). A fresh query is
+two cache round trips (take, answer), a repeat two (take refused, read);
 - the reconciler and staff's "re-check now" pass `bypass_window=True`: they always ask.
 
 A repeat that was not asked about is not lost news: the reconciler treats an attempt that got a
@@ -48,9 +52,12 @@ def _lock_seconds() -> float:
     return 2 * (settings.GATEWAY_RETRY_DEADLINE + settings.GATEWAY_CONNECT_TIMEOUT) + 1
 
 
-def _keys(gateway: str, attempt_id: int) -> tuple[str, str]:
-    base = f"payment-status:{gateway}:{attempt_id}"
-    return f"{base}:in-flight", f"{base}:answered-at"
+IN_FLIGHT = "in-flight"
+ANSWERED = "answered"
+
+
+def _key(gateway: str, attempt_id: int) -> str:
+    return f"payment-status:{gateway}:{attempt_id}"
 
 
 def _recent(answered_at, *, now: float, window: float) -> float | None:
@@ -61,32 +68,48 @@ def _recent(answered_at, *, now: float, window: float) -> float | None:
     return age if 0 <= age < window else None
 
 
-def _begin_shared(in_flight_key, answered_key, *, now, window, bypass_window) -> bool:
-    """Whether we hold the in-flight key. Raises StatusQueryCoalesced, or the cache's error."""
-    if not bypass_window:
-        age = _recent(cache.get(answered_key), now=now, window=window)
+def _marker(value) -> tuple[str, float] | None:
+    """The key's (state, time), or None for nothing (or something this code did not write)."""
+    if isinstance(value, tuple | list) and len(value) == 2 and value[0] in (IN_FLIGHT, ANSWERED):
+        return value[0], float(value[1])
+    return None
+
+
+def _begin_shared(key, *, now, window, bypass_window) -> bool:
+    """Whether we hold the attempt's lock. Raises StatusQueryCoalesced, or the cache's error."""
+    lock_seconds = math.ceil(_lock_seconds())
+    if cache.add(key, (IN_FLIGHT, now), timeout=lock_seconds):
+        return True
+    marker = _marker(cache.get(key))
+    if marker is not None and marker[0] == IN_FLIGHT:
+        if bypass_window:
+            return False  # ask anyway; the one in flight keeps (and frees) the lock
+        raise StatusQueryCoalesced("another status query is in flight")
+    if marker is not None and not bypass_window:
+        age = _recent(marker[1], now=now, window=window)
         if age is not None:
             raise StatusQueryCoalesced(f"the gateway answered {age:.0f} s ago")
-    holds = bool(cache.add(in_flight_key, now, timeout=math.ceil(_lock_seconds())))
-    if not holds and not bypass_window:
-        raise StatusQueryCoalesced("another status query is in flight")
-    return holds
+    # An answer older than the window (the key outlives it by a second), a bypass, or the key
+    # gone between our two calls: take the lock. Two callers racing here in that second may both
+    # ask, as before the window existed; the settlement's row locks keep the outcome single.
+    cache.set(key, (IN_FLIGHT, now), timeout=lock_seconds)
+    return True
 
 
-def _begin_local(in_flight_key, answered_key, *, now, window, bypass_window) -> bool:
+def _begin_local(key, *, now, window, bypass_window) -> bool:
     with _local_lock:
-        for key, answered_at in list(_local_answered.items()):
+        for known, answered_at in list(_local_answered.items()):
             if _recent(answered_at, now=now, window=window) is None:
-                del _local_answered[key]
+                del _local_answered[known]
         if not bypass_window:
-            age = _recent(_local_answered.get(answered_key), now=now, window=window)
+            age = _recent(_local_answered.get(key), now=now, window=window)
             if age is not None:
                 raise StatusQueryCoalesced(f"the gateway answered {age:.0f} s ago")
-        if in_flight_key in _local_in_flight:
+        if key in _local_in_flight:
             if not bypass_window:
                 raise StatusQueryCoalesced("another status query is in flight")
             return False
-        _local_in_flight.add(in_flight_key)
+        _local_in_flight.add(key)
         return True
 
 
@@ -99,11 +122,11 @@ def status_query(*, gateway: str, attempt_id: int, ask: Callable[[], T], bypass_
     Whatever `ask` raises (GatewayError) passes through, and a failed query opens no window.
     """
     window = float(settings.GATEWAY_STATUS_COALESCE_SECONDS)
-    in_flight_key, answered_key = _keys(gateway, attempt_id)
+    key = _key(gateway, attempt_id)
     options = {"now": time.time(), "window": window, "bypass_window": bypass_window}
     shared = True
     try:
-        holds = _begin_shared(in_flight_key, answered_key, **options)
+        holds = _begin_shared(key, **options)
     except StatusQueryCoalesced:
         raise
     except Exception:
@@ -112,14 +135,16 @@ def status_query(*, gateway: str, attempt_id: int, ask: Callable[[], T], bypass_
             exc_info=True,
         )
         shared = False
-        holds = _begin_local(in_flight_key, answered_key, **options)
+        holds = _begin_local(key, **options)
     try:
         answer = ask()
-        _answered(answered_key, shared=shared, window=window)
-        return answer
-    finally:
+    except BaseException:
         if holds:
-            _release(in_flight_key, shared=shared)
+            _release(key, shared=shared)
+        raise
+    if not _answered(key, shared=shared, window=window) and holds:
+        _release(key, shared=shared)
+    return answer
 
 
 def forget_local_state() -> None:
@@ -129,28 +154,30 @@ def forget_local_state() -> None:
         _local_in_flight.clear()
 
 
-def _answered(answered_key: str, *, shared: bool, window: float) -> None:
+def _answered(key: str, *, shared: bool, window: float) -> bool:
+    """Open the window after an answer; True when that also freed the shared lock."""
     if window <= 0:
-        return
+        return False
     now = time.time()
     if shared:
         try:
             # The time is in the value: our clock decides the window, the TTL only cleans up.
-            cache.set(answered_key, now, timeout=math.ceil(window) + 1)
-            return
+            cache.set(key, (ANSWERED, now), timeout=math.ceil(window) + 1)
+            return True
         except Exception:
             logger.warning("status query window not shared: cache unavailable", exc_info=True)
     with _local_lock:
-        _local_answered[answered_key] = now
+        _local_answered[key] = now
+    return False
 
 
-def _release(in_flight_key: str, *, shared: bool) -> None:
+def _release(key: str, *, shared: bool) -> None:
     if not shared:
         with _local_lock:
-            _local_in_flight.discard(in_flight_key)
+            _local_in_flight.discard(key)
         return
     try:
-        cache.delete(in_flight_key)
+        cache.delete(key)
     except Exception:
         # The key runs out on its own (`_lock_seconds`).
         logger.warning("status query lock not released: cache unavailable", exc_info=True)

@@ -116,8 +116,11 @@ class RetryPolicy:
         def seconds_left() -> float:
             return max(self.deadline - (self.clock() - started), 0.0)
 
+        # The first attempt's admission comes with the back-off check below (one cache read).
+        admitted: list[bool] = []
+
         def attempt():
-            if breaker is not None and not breaker.allow():
+            if breaker is not None and not (admitted.pop() if admitted else breaker.allow()):
                 raise GatewayUnavailable(f"{gateway} circuit is open", gateway=gateway)
             try:
                 result = operation(seconds_left())
@@ -185,7 +188,8 @@ class RetryPolicy:
         if breaker is not None:
             # Checked once per call: the call's own retries wait as the policy (and Retry-After,
             # up to the cap) says; every other call fails fast until the back-off has passed.
-            backing_off = breaker.backoff_remaining()
+            backing_off, allowed = breaker.admit()
+            admitted.append(allowed)
             if backing_off is not None:
                 raise GatewayUnavailable(
                     f"{gateway} asked us to slow down (HTTP 429)",
@@ -280,6 +284,24 @@ class CircuitBreaker:
             self._cache_trouble("allow")
             return True
 
+    def admit(self) -> tuple[float | None, bool]:
+        """`backoff_remaining()` and, when no back-off holds, `allow()`, in one cache read for
+        the usual case (closed, no back-off): what every call asks before its first attempt."""
+        try:
+            recorded = self.cache.get_many([self._opened_key, self._backoff_key])
+        except Exception:
+            self._cache_trouble("admit a call")
+            return None, True
+        remaining = self._remaining(recorded.get(self._backoff_key))
+        if remaining is not None:
+            return remaining, False
+        state = self._state_from(recorded.get(self._opened_key))
+        if state == CLOSED:
+            return None, True
+        if state == OPEN:
+            return None, False
+        return None, self.allow()  # half-open: the probe is taken as `allow` takes it
+
     def record_success(self) -> None:
         try:
             # Nearly every call succeeds with nothing recorded: one read, and no write.
@@ -349,6 +371,9 @@ class CircuitBreaker:
         except Exception:
             self._cache_trouble("read the back-off")
             return None
+        return self._remaining(until)
+
+    def _remaining(self, until) -> float | None:
         if until is None:
             return None
         remaining = float(until) - self.clock()

@@ -44,7 +44,7 @@ DEAD_REDIS = "redis://127.0.0.1:1/0"
 def redis_down(settings, monkeypatch):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "wetech.cache.PooledRedisCache",
             "LOCATION": DEAD_REDIS,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }

@@ -15,6 +15,7 @@ import pytest
 import responses
 import time_machine
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test import RequestFactory
@@ -22,8 +23,10 @@ from django.utils import timezone
 
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt
 from wetech.models.payments import new_merchant_reference
+from wetech.payments.gateways.base import GatewayUnavailable
 from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.reconcile import attempt_recheck
+from wetech.payments.status_queries import StatusQueryCoalesced, status_query
 from wetech.tests.payment_helpers import azampay_callback_body, configure_gateways, issued_invoice
 
 Result = GatewayNotification.Result
@@ -279,7 +282,7 @@ def test_without_a_shared_cache_each_process_still_coalesces(gateway_settings, p
     # Redis refuses every connection: tokens, breaker and the in-flight key all fall back.
     gateway_settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "wetech.cache.PooledRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }
@@ -370,3 +373,70 @@ def test_simultaneous_ipns_make_exactly_one_status_call(on_postgres, http, gatew
     assert all(outcome.processed for outcome in outcomes)
     assert LedgerEntry.objects.count() == 1
     assert Invoice.objects.get().status == Invoice.Status.PAID
+
+
+class TestOneKeyPerAttempt:
+    """`status_query` itself, on the site's cache (local memory here, Redis in the PostgreSQL +
+    Redis pass): the one key holds the lock, then the window."""
+
+    @pytest.fixture(autouse=True)
+    def _window(self, settings):
+        settings.GATEWAY_STATUS_COALESCE_SECONDS = 15
+        cache.clear()
+
+    @staticmethod
+    def _query(answers: list, *, attempt_id=7, bypass=False, ask=None):
+        return status_query(
+            gateway="pesapal",
+            attempt_id=attempt_id,
+            ask=ask or (lambda: answers.append("asked") or "answer"),
+            bypass_window=bypass,
+        )
+
+    def test_a_query_in_flight_coalesces_the_next_and_a_bypass_still_asks(self):
+        asked = []
+
+        def ask():
+            with pytest.raises(StatusQueryCoalesced, match="in flight"):
+                self._query(asked)
+            assert self._query(asked, bypass=True) == "answer"  # the reconciler, meanwhile
+            asked.append("outer")
+            return "outer answer"
+
+        assert self._query(asked, ask=ask) == "outer answer"
+        assert asked == ["asked", "outer"]
+        with pytest.raises(StatusQueryCoalesced, match="answered"):
+            self._query(asked)  # the answer opened the window
+
+    def test_a_failed_query_opens_no_window_and_frees_the_lock(self):
+        def fail():
+            raise GatewayUnavailable("down", gateway="pesapal")
+
+        with pytest.raises(GatewayUnavailable):
+            self._query([], ask=fail)
+        asked = []
+        assert self._query(asked) == "answer"
+        assert asked == ["asked"]
+
+    def test_after_the_window_the_next_query_asks_again(self):
+        start = timezone.now()
+        asked = []
+        with time_machine.travel(start, tick=False):
+            self._query(asked)
+        with time_machine.travel(start + timedelta(seconds=15.5), tick=False):
+            # Past the window, the key may still be there (its TTL has a second of margin).
+            self._query(asked)
+        assert asked == ["asked", "asked"]
+
+    def test_with_no_window_every_query_asks_and_none_is_left_locked(self, settings):
+        settings.GATEWAY_STATUS_COALESCE_SECONDS = 0
+        asked = []
+        for _ in range(3):
+            self._query(asked)
+        assert asked == ["asked"] * 3
+
+    def test_attempts_do_not_share_a_key(self):
+        asked = []
+        self._query(asked, attempt_id=1)
+        self._query(asked, attempt_id=2)
+        assert asked == ["asked", "asked"]

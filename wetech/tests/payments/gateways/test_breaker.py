@@ -229,3 +229,43 @@ def test_a_broken_cache_leaves_the_back_off_out_of_the_way(wall, caplog):
 
     assert breaker.backoff_remaining() is None
     assert "cache unavailable" in caplog.text
+
+
+def test_admit_answers_the_back_off_and_the_state_as_allow_and_backoff_remaining_do(wall):
+    breaker = make(wall)
+    assert breaker.admit() == (None, True)  # closed
+
+    breaker.back_off(5)
+    assert breaker.admit() == (5, False)
+
+    wall.now += 6
+    fail(breaker, 3)
+    assert breaker.admit() == (None, False)  # open
+
+    wall.now += 31
+    assert breaker.admit() == (None, True)  # half-open: this caller is the probe
+    assert breaker.admit() == (None, False)  # and nobody else until it reports
+    breaker.record_success()
+    assert breaker.admit() == (None, True)
+
+
+def test_admit_with_a_broken_cache_lets_the_call_go(wall, caplog):
+    breaker = make(wall, cache=BrokenCache())
+
+    assert breaker.admit() == (None, True)
+    assert "could not admit a call" in caplog.text
+
+
+def test_a_call_admitted_then_retried_asks_the_breaker_again(policy, wall):
+    breaker = CircuitBreaker("pesapal", threshold=2, reset_seconds=30, probe_seconds=15, clock=wall)
+    attempts = []
+
+    def down(seconds_left):
+        attempts.append(seconds_left)
+        raise TransientFailure("connection refused", kind=UNSENT)
+
+    with pytest.raises(GatewayUnavailable, match="circuit is open"):
+        policy.call(down, gateway="pesapal", action="Status", idempotent=True, breaker=breaker)
+
+    # Two failures open the circuit; the third attempt is stopped by `allow` before it goes out.
+    assert len(attempts) == 2

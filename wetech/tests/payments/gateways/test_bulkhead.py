@@ -6,7 +6,7 @@ from contextlib import ExitStack
 import pytest
 import responses
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCache
+from wetech.cache import PooledRedisCache as RedisCache
 
 from wetech.payments.gateways.base import GatewayUnavailable
 from wetech.payments.gateways.bulkhead import Bulkhead
