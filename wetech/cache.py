@@ -58,7 +58,7 @@ class PooledRedisCacheClient(RedisCacheClient):
             )
         value = script(keys=[key], args=[delta])
         if value is None:
-            raise ValueError("Key '%s' not found." % key)
+            raise ValueError(f"Key '{key}' not found.")
         return value
 
 

@@ -53,7 +53,7 @@ def test_threads_share_the_client_and_each_gets_its_own_answers(cache):
             for i in range(50):
                 cache.set(f"k{n}", (n, i))
                 assert cache.get(f"k{n}") == (n, i)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]

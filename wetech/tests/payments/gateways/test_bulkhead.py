@@ -6,8 +6,8 @@ from contextlib import ExitStack
 import pytest
 import responses
 from django.core.cache import cache
-from wetech.cache import PooledRedisCache as RedisCache
 
+from wetech.cache import PooledRedisCache as RedisCache
 from wetech.payments.gateways.base import GatewayUnavailable
 from wetech.payments.gateways.bulkhead import Bulkhead
 from wetech.payments.gateways.retry import CLOSED, CircuitBreaker
