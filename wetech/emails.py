@@ -37,6 +37,7 @@ import random
 import smtplib
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -89,6 +90,18 @@ def attachment_renderer_register(kind: str, renderer: Callable[..., tuple[str, b
 # --- Queue (in the request) -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Email:
+    """One email to queue with `emails_send`: the arguments of `email_send`."""
+
+    template: str
+    to: list[str]
+    context: dict
+    reason: str
+    attachments: list[dict] | None = None
+    language: str = ""
+
+
 def email_send(
     *,
     template: str,
@@ -106,25 +119,48 @@ def email_send(
     specs of documents the worker renders: [{"kind": "invoice_pdf", "invoice_id": 42}].
     `context` follows the rule in this module's docstring (model instances are stored as ids).
     """
+    email = Email(
+        template=template,
+        to=to,
+        context=context,
+        reason=reason,
+        attachments=attachments,
+        language=language,
+    )
+    return emails_send([email])[0]
+
+
+def emails_send(emails: list[Email]) -> list[OutgoingEmail]:
+    """`email_send` for the emails one change causes (a lead's, a payment's): their rows in one
+    INSERT, in the caller's transaction, each delivered by a task of its own once it commits."""
+    now = timezone.now()
+    rows = [_outgoing(email, now=now) for email in emails]
+    if not rows:
+        return []
+    OutgoingEmail.objects.bulk_create(rows)
+    for row in rows:
+        # One hook each: a queue that refuses one task does not hold back the others.
+        transaction.on_commit(partial(_announce, row.pk), robust=True)
+    return rows
+
+
+def _outgoing(email: Email, *, now) -> OutgoingEmail:
+    to = email.to
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients or not all(isinstance(address, str) and address for address in recipients):
-        raise ValueError(f"email {template} for {reason}: no recipient")
-    specs = [_attachment_spec(spec) for spec in attachments or []]
-    now = timezone.now()
-    email = OutgoingEmail.objects.create(
-        template=template,
+        raise ValueError(f"email {email.template} for {email.reason}: no recipient")
+    return OutgoingEmail(
+        template=email.template,
         to=recipients,
-        context=context_to_json(context),
-        reason=reason[:200],
-        language=language,
-        attachments=specs,
+        context=context_to_json(email.context),
+        reason=email.reason[:200],
+        language=email.language,
+        attachments=[_attachment_spec(spec) for spec in email.attachments or []],
         message_id=message_id_new(),
         next_attempt_at=now,
         enqueued_at=now,
         created_at=now,
     )
-    transaction.on_commit(partial(_announce, email.pk), robust=True)
-    return email
 
 
 def message_id_new() -> str:

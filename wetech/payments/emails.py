@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from wetech.emails import email_send
+from wetech.emails import Email, emails_send
 from wetech.models import AuditEntry, PaymentAttempt, Refund
 from wetech.payments.audit import audit_record
 from wetech.sales.documents import invoice_pdf_attachment_spec
@@ -28,12 +28,12 @@ ALERT_TITLES = {
 }
 
 
-def _send(
+def _email(
     *, template: str, to: list[str], context: dict, attachments=None, language: str = ""
-) -> None:
-    """Queue one payment email. `language`: the customer's (stored with the invoice) for what the
+) -> Email:
+    """One payment email. `language`: the customer's (stored with the invoice) for what the
     customer reads; staff read English (the default)."""
-    email_send(
+    return Email(
         template=template,
         to=to,
         context=context,
@@ -41,6 +41,11 @@ def _send(
         attachments=attachments,
         language=language or settings.LANGUAGE_CODE,
     )
+
+
+def _send(**email) -> None:
+    """Queue one payment email (`_email`'s arguments)."""
+    emails_send([_email(**email)])
 
 
 def _context(attempt: PaymentAttempt) -> dict:
@@ -59,25 +64,33 @@ class ReceiptNotAllowed(Exception):
     """There is no receipt to send for this payment (it did not complete)."""
 
 
-def receipt_email_send(*, attempt: PaymentAttempt) -> None:
-    """Queue the customer's receipt for one completed payment (the one place that sends it),
-    with the invoice's PDF (tax invoice with its receipt) for the customer's books."""
-    _send(
+def _receipt(attempt: PaymentAttempt, context: dict) -> Email:
+    return _email(
         template="receipt",
         to=[attempt.invoice.client_email],
-        context=_context(attempt),
+        context=context,
         attachments=invoice_pdf_attachment_spec(invoice=attempt.invoice),
         # The customer's language, stored with the invoice: the receipt and its PDF are in it.
         language=attempt.invoice.language,
     )
 
 
+def receipt_email_send(*, attempt: PaymentAttempt) -> None:
+    """Queue the customer's receipt for one completed payment (the one place that sends it),
+    with the invoice's PDF (tax invoice with its receipt) for the customer's books."""
+    emails_send([_receipt(attempt, _context(attempt))])
+
+
 def paid_emails_schedule(*, attempt: PaymentAttempt) -> None:
     """Queue the receipt and staff's note about `attempt` (with its invoice as the settlement
-    holds them), in the caller's transaction."""
-    receipt_email_send(attempt=attempt)
+    holds them), in the caller's transaction: one INSERT for both."""
+    context = _context(attempt)
+    emails = [_receipt(attempt, context)]
     if settings.STAFF_EMAILS:
-        _send(template="payment_staff", to=list(settings.STAFF_EMAILS), context=_context(attempt))
+        emails.append(
+            _email(template="payment_staff", to=list(settings.STAFF_EMAILS), context=context)
+        )
+    emails_send(emails)
 
 
 def receipt_email_resend(
@@ -130,18 +143,23 @@ def refund_emails_schedule(*, refund_id: int) -> None:
     in the caller's transaction."""
     refund = Refund.objects.select_related("attempt__invoice", "credit_note").get(pk=refund_id)
     context = _refund_context(refund)
-    _send(
-        template="refund_customer",
-        to=[refund.attempt.invoice.client_email],
-        context=context,
-        language=refund.attempt.invoice.language,
-    )
-    if settings.STAFF_EMAILS:
-        _send(
-            template="refund_staff",
-            to=list(settings.STAFF_EMAILS),
-            context={**context, "title": "A refund is complete", "detail": ""},
+    emails = [
+        _email(
+            template="refund_customer",
+            to=[refund.attempt.invoice.client_email],
+            context=context,
+            language=refund.attempt.invoice.language,
         )
+    ]
+    if settings.STAFF_EMAILS:
+        emails.append(
+            _email(
+                template="refund_staff",
+                to=list(settings.STAFF_EMAILS),
+                context={**context, "title": "A refund is complete", "detail": ""},
+            )
+        )
+    emails_send(emails)
 
 
 def refund_staff_alert_send(*, refund_id: int, title: str, detail: str) -> None:

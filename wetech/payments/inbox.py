@@ -316,10 +316,13 @@ def _settle(
             notification=notification, result=Result.IGNORED, attempt=attempt, parsed=parsed
         )
     settled = attempt_settle(
-        attempt_id=attempt.pk, finding=finding, source=f"{gateway.name} {notification.kind}"
+        attempt_id=attempt.pk,
+        finding=finding,
+        source=f"{gateway.name} {notification.kind}",
+        # Marked in the settlement's transaction: the message says "applied" exactly when it was.
+        record=lambda done: _finish(notification, _result_of(done), attempt=done.attempt),
     )
     result = _result_of(settled)
-    _finish(notification, result, attempt=settled.attempt)
     return InboxOutcome(
         notification=notification,
         result=result,

@@ -19,6 +19,7 @@ Every source (Pesapal browser return and IPN, AzamPay callback, the reconciler, 
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -300,9 +301,17 @@ def _transition(books: Books, finding: PaymentFinding, *, now) -> Transition:
     raise ValueError(f"unknown payment state {finding.status!r}")
 
 
-def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> SettleResult:
+def attempt_settle(
+    *,
+    attempt_id: int,
+    finding: PaymentFinding,
+    source: str,
+    record: Callable[[SettleResult], None] | None = None,
+) -> SettleResult:
     """Apply `finding` to the attempt under row locks (the invoice's attempts, then the invoice).
 
+    `record(result)`, when given, runs last inside the settlement's transaction (the inbox marks
+    its message there: one commit for both, and never one without the other).
     Raises ValueError for a state that is not a PaymentStatus (nothing is written).
     """
     now = timezone.now()
@@ -336,13 +345,16 @@ def attempt_settle(*, attempt_id: int, finding: PaymentFinding, source: str) -> 
                 "payment %s needs a person: %s", attempt.merchant_reference, alert.reason
             )
         alerts_schedule(list(outcome.alerts))
-    return SettleResult(
-        attempt=attempt,
-        changed=outcome.changed,
-        duplicate=outcome.duplicate,
-        paid_now=outcome.paid_now,
-        case_opened=outcome.case_opened,
-    )
+        result = SettleResult(
+            attempt=attempt,
+            changed=outcome.changed,
+            duplicate=outcome.duplicate,
+            paid_now=outcome.paid_now,
+            case_opened=outcome.case_opened,
+        )
+        if record is not None:
+            record(result)
+    return result
 
 
 def attempt_expire(*, attempt_id: int, detail: str) -> bool:

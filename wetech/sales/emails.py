@@ -19,7 +19,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from wetech.emails import email_send
+from wetech.emails import Email, email_send, emails_send
 from wetech.models import Invoice, Lead
 
 logger = logging.getLogger(__name__)
@@ -73,27 +73,31 @@ def lead_emails_schedule(*, lead: Lead, invoice: Invoice | None) -> None:
         "admin_url": f"{settings.SITE_URL}{reverse('admin:wetech_lead_change', args=[lead.pk])}",
     }
     reason = f"lead {lead.pk}"
+    emails = []
     if settings.STAFF_EMAILS:
         # Staff read English, whatever the customer's language.
-        email_send(
-            template="lead_staff",
-            to=list(settings.STAFF_EMAILS),
-            context=context,
-            reason=reason,
-            language=settings.LANGUAGE_CODE,
+        emails.append(
+            Email(
+                template="lead_staff",
+                to=list(settings.STAFF_EMAILS),
+                context=context,
+                reason=reason,
+                language=settings.LANGUAGE_CODE,
+            )
         )
     # The customer's emails are in the language they wrote to us in (their invoice's is the same).
     customer = {"to": [lead.email], "context": context, "reason": reason, "language": lead.language}
     if not acknowledged_lately(lead):
-        email_send(template="lead_acknowledgement", **customer)
+        emails.append(Email(template="lead_acknowledgement", **customer))
     elif invoice is not None:
-        email_send(template="invoice", **customer)
+        emails.append(Email(template="invoice", **customer))
     else:
         logger.info(
             "email lead_acknowledgement for lead %s not sent: this address had one within %s",
             lead.pk,
             ACKNOWLEDGEMENT_INTERVAL,
         )
+    emails_send(emails)
 
 
 def invoice_email_schedule(*, invoice: Invoice) -> None:

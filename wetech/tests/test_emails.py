@@ -24,7 +24,9 @@ from wetech.emails import (
     context_to_json,
     email_deliver,
     email_retry_delay,
+    Email,
     email_send,
+    emails_send,
     outgoing_emails_due,
     outgoing_emails_retry_now,
 )
@@ -138,6 +140,39 @@ def test_the_worker_hears_of_it_only_when_the_transaction_commits(
         email = _queue(person)
         assert HUEY.pending_count() == 0
     assert [task.args for task in HUEY.pending()] == [(email.pk,)]
+
+
+def test_the_emails_of_one_change_are_one_insert_and_a_task_each(
+    person, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    greeting = Email(
+        template="greeting", to=[person.email], context={"person": person}, reason="person"
+    )
+    staff = Email(
+        template="greeting",
+        to=["a@wetech.co.tz", "b@wetech.co.tz"],
+        context={},
+        reason="person",
+        language="en",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        with django_assert_num_queries(1):
+            rows = emails_send([greeting, staff])
+
+    assert [row.pk for row in rows] == list(
+        OutgoingEmail.objects.order_by("pk").values_list("pk", flat=True)
+    )
+    assert [row.to for row in rows] == [[person.email], ["a@wetech.co.tz", "b@wetech.co.tz"]]
+    assert len({row.message_id for row in rows}) == 2
+    assert sorted(task.args for task in HUEY.pending()) == [(rows[0].pk,), (rows[1].pk,)]
+    assert emails_send([]) == []
+
+
+def test_one_email_without_a_recipient_queues_none_of_the_batch(person):
+    good = Email(template="greeting", to=[person.email], context={}, reason="person")
+    with pytest.raises(ValueError, match="no recipient"):
+        emails_send([good, Email(template="greeting", to=[], context={}, reason="person")])
+    assert not OutgoingEmail.objects.exists()
 
 
 def test_a_rolled_back_change_leaves_no_email_and_no_task(person):

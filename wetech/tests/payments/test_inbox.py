@@ -25,6 +25,7 @@ from wetech.payments.gateways.base import (
 )
 from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.reconcile import attempt_recheck
+from wetech.payments import settlement
 from wetech.payments.start import payment_start
 from wetech.sales.selectors import invoice_net_paid, invoice_status_payload
 from wetech.tests.conftest import run_django
@@ -126,6 +127,35 @@ class TestSettle:
         assert invoice_status_payload(invoice)["payments"] == [
             {"gateway": "pesapal", "status": "completed", "reference": attempt.merchant_reference}
         ]
+
+    def test_a_settlement_that_fails_keeps_nothing_and_leaves_the_message_unmarked(
+        self, pesapal, invoice, monkeypatch
+    ):
+        attempt = _started(invoice)
+        pesapal.answer(attempt, PaymentStatus.COMPLETED)
+
+        real = settlement.alerts_schedule
+        broken = [True]
+
+        def alerts_schedule(alerts):
+            if broken:
+                raise RuntimeError("the database went away mid-settlement")
+            return real(alerts)
+
+        monkeypatch.setattr(settlement, "alerts_schedule", alerts_schedule)
+        with pytest.raises(RuntimeError):
+            _ipn(attempt)
+
+        # The message row was committed on arrival; its mark went with the settlement.
+        message = GatewayNotification.objects.get()
+        assert message.processed_at is None and message.result != Result.APPLIED
+        assert LedgerEntry.objects.count() == 0
+        invoice.refresh_from_db()
+        assert invoice.status == Invoice.Status.ISSUED
+        # The gateway's next try settles it.
+        broken.clear()
+        assert _ipn(attempt, bypass_window=True).result == Result.APPLIED
+        assert LedgerEntry.objects.count() == 1
 
     def test_unknown_tracking_id_changes_nothing(self, pesapal, invoice):
         attempt = _started(invoice)

@@ -7,8 +7,9 @@ anything else), the attempt found; then in one transaction the invoice's attempt
 statement finds their invoice), the invoice locked, the ledger entry (in a savepoint: a
 duplicate means "already applied"), the ledger and refunds read once for the payments' flags
 and the invoice's totals, the invoice and the attempt saved, the receipt and staff's note
-queued; after it, the message marked. 14 statements; the test's own transaction turns the
-settlement's BEGIN/COMMIT into a savepoint pair, which counts 2 more.
+queued (one INSERT for both), and the message marked (in the same transaction: one commit).
+13 statements; the test's own transaction turns the settlement's BEGIN/COMMIT into a savepoint
+pair, which counts 2 more.
 """
 
 import pytest
@@ -20,7 +21,7 @@ from wetech.tests.payment_helpers import issued_invoice
 pytestmark = pytest.mark.django_db
 
 TEST_TRANSACTION = 2
-IPN_THAT_PAYS = 14 + TEST_TRANSACTION
+IPN_THAT_PAYS = 13 + TEST_TRANSACTION
 # The same IPN again within the status window: recorded, the attempt found and read again,
 # the message marked duplicate. No gateway call, no transaction.
 IPN_REPEATED = 4
