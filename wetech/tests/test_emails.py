@@ -19,12 +19,12 @@ from huey.contrib.djhuey import HUEY
 
 from wetech import emails
 from wetech.emails import (
+    Email,
     attachment_renderer_register,
     context_from_json,
     context_to_json,
     email_deliver,
     email_retry_delay,
-    Email,
     email_send,
     emails_send,
     outgoing_emails_due,
@@ -155,9 +155,8 @@ def test_the_emails_of_one_change_are_one_insert_and_a_task_each(
         reason="person",
         language="en",
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        with django_assert_num_queries(1):
-            rows = emails_send([greeting, staff])
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(1):
+        rows = emails_send([greeting, staff])
 
     assert [row.pk for row in rows] == list(
         OutgoingEmail.objects.order_by("pk").values_list("pk", flat=True)

@@ -17,6 +17,7 @@ from django.db import connection
 from django.test import RequestFactory
 
 from wetech.models import GatewayNotification, Invoice, LedgerEntry, PaymentAttempt, ReviewCase
+from wetech.payments import settlement
 from wetech.payments.gateways.base import (
     GatewayRejected,
     GatewayUnavailable,
@@ -25,7 +26,6 @@ from wetech.payments.gateways.base import (
 )
 from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.reconcile import attempt_recheck
-from wetech.payments import settlement
 from wetech.payments.start import payment_start
 from wetech.sales.selectors import invoice_net_paid, invoice_status_payload
 from wetech.tests.conftest import run_django
