@@ -169,6 +169,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--dump", help="also write each profile to DUMP-<n>.prof (for pstats)")
     parser.add_argument("--sql", action="store_true", help="print the statements of one of each")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="only the unprofiled times beside the bare references (e.g. under py-spy)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wetech-profile-") as tmp:
         # The fake gateway in a process of its own, as in the load benchmark: a thread here
@@ -206,17 +211,17 @@ def run(args) -> None:
     call_command("migrate", "--noinput", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)  # the manifest storage needs it
     call_command("seed_demo", verbosity=0)
-    seed_orders(2 * args.requests + 10)
+    seed_orders(3 * args.requests + 10)
     browser = Client(enforce_csrf_checks=True, HTTP_HOST=HOST)
     page = browser.get("/").content.decode()
     service = re.search(r'href="(/services/[^"]+/)"', page).group(1)
     html = browser.get(service).content.decode()
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
 
-    def lead(n: int):
+    def lead(n: int, path="/leads/"):
         def post():
             response = browser.post(
-                "/leads/",
+                path,
                 {
                     **fields,
                     "name": f"Profile Customer {n}",
@@ -227,14 +232,14 @@ def run(args) -> None:
                 },
                 HTTP_X_FORWARDED_FOR=f"198.18.{n // 250 % 250}.{n % 250 + 1}",
             )
-            assert response.status_code == 303, response.status_code
+            assert response.status_code in (200, 303), response.status_code
 
         return post
 
-    def ipn(n: int):
+    def ipn(n: int, path="/payments/pesapal/ipn/"):
         def get():
             response = browser.get(
-                "/payments/pesapal/ipn/",
+                path,
                 {
                     "OrderTrackingId": f"trk-{n}",
                     "OrderMerchantReference": f"BENCH-{n}",
@@ -245,15 +250,35 @@ def run(args) -> None:
 
         return get
 
-    for warm in (lead(0), ipn(2 * args.requests + 5)):
+    for warm in (lead(0), ipn(3 * args.requests + 5)):
         warm()  # first-call costs (templates, tokens, connections) out of the profile
+    references = {
+        "POST /leads/": "/bench/bare-lead/",
+        "Pesapal IPN settlement": "/bench/bare-settlement/",
+    }
     for label, make in (("POST /leads/", lead), ("Pesapal IPN settlement", ipn)):
-        # First the same number of requests unprofiled: the real time, cProfile's overhead aside.
-        started = time.perf_counter()
-        for n in range(args.requests + 1, 2 * args.requests + 1):
-            make(n)()
-        plain = (time.perf_counter() - started) / args.requests
-        print(f"\n{label}: {plain * 1000:.2f} ms each without the profiler")
+        # First unprofiled, beside the bare reference of the load benchmark (bench/views.py),
+        # alternating in rounds: the real times, cProfile's overhead aside, and their ratio.
+        timings = {"site": 0.0, "bare": 0.0}
+        rounds = 4
+        per_round = args.requests // rounds
+        for first in range(args.requests + 1, 2 * args.requests + 1, per_round):
+            numbers = range(first, min(first + per_round, 2 * args.requests + 1))
+            for which, path, offset in (
+                ("site", None, 0),
+                ("bare", references[label], args.requests),
+            ):
+                started = time.perf_counter()
+                for n in numbers:
+                    (make(n + offset, path) if path else make(n + offset))()
+                timings[which] += time.perf_counter() - started
+        site, bare = (timings[k] / args.requests * 1000 for k in ("site", "bare"))
+        print(
+            f"\n{label}: {site:.2f} ms each without the profiler; its bare reference"
+            f" {bare:.2f} ms; ratio (bare / site, as in the load benchmark) {bare / site:.2f}"
+        )
+        if args.plain:
+            continue
         calls = [make(n) for n in range(1, args.requests + 1)]
         reset_queries()
         with CaptureQueriesContext(connection) as queries:

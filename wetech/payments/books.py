@@ -47,18 +47,21 @@ class Books:
     totals: LedgerTotals | None = None
 
 
-def invoice_lock(*, attempt_id: int) -> Books:
-    """Lock the invoice's attempts (id order), then the invoice. Inside a transaction only."""
+def invoice_lock(*, attempt_id: int, invoice_id: int | None = None) -> Books:
+    """Lock the invoice's attempts (id order), then the invoice. Inside a transaction only.
+
+    `invoice_id`: the attempt's invoice when the caller has read the attempt already (an attempt
+    never changes invoice); a wrong one finds no such attempt, as an unknown attempt does."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("an invoice's books are only locked inside a transaction")
-    # The attempt's invoice is found inside the locking statement (an attempt never changes
-    # invoice), so locking the attempts is one query.
+    # Otherwise the attempt's invoice is found inside the locking statement, so locking the
+    # attempts is one query either way.
     attempts = list(
         PaymentAttempt.objects.select_for_update()
         .filter(
-            invoice_id=Subquery(
-                PaymentAttempt.objects.filter(pk=attempt_id).values("invoice_id")[:1]
-            )
+            invoice_id=invoice_id
+            if invoice_id is not None
+            else Subquery(PaymentAttempt.objects.filter(pk=attempt_id).values("invoice_id")[:1])
         )
         .order_by("pk")
     )

@@ -317,6 +317,7 @@ def _settle(
         )
     settled = attempt_settle(
         attempt_id=attempt.pk,
+        invoice_id=attempt.invoice_id,
         finding=finding,
         source=f"{gateway.name} {notification.kind}",
         # Marked in the settlement's transaction: the message says "applied" exactly when it was.

@@ -306,17 +306,19 @@ def attempt_settle(
     attempt_id: int,
     finding: PaymentFinding,
     source: str,
+    invoice_id: int | None = None,
     record: Callable[[SettleResult], None] | None = None,
 ) -> SettleResult:
     """Apply `finding` to the attempt under row locks (the invoice's attempts, then the invoice).
 
+    `invoice_id`: the attempt's invoice, when the caller read the attempt (see `invoice_lock`).
     `record(result)`, when given, runs last inside the settlement's transaction (the inbox marks
     its message there: one commit for both, and never one without the other).
     Raises ValueError for a state that is not a PaymentStatus (nothing is written).
     """
     now = timezone.now()
     with transaction.atomic():
-        books = invoice_lock(attempt_id=attempt_id)
+        books = invoice_lock(attempt_id=attempt_id, invoice_id=invoice_id)
         attempt = books.attempt
         before = attempt.status
         outcome = _transition(books, finding, now=now)

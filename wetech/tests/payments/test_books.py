@@ -12,11 +12,12 @@ import threading
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.test import RequestFactory
 
 from wetech.models import AuditEntry, Invoice, LedgerEntry, PaymentAttempt, ReviewCase
 from wetech.ops.integrity import integrity_audit
+from wetech.payments.books import invoice_lock
 from wetech.payments.gateways.base import GatewayRejected, PaymentStatus
 from wetech.payments.inbox import notification_process, notification_record
 from wetech.payments.refunds import RefundNotAllowed, refund_request
@@ -239,3 +240,35 @@ def test_news_about_two_payments_of_one_invoice_at_once_never_deadlocks(
         assert azampay_attempt.status == Status.COMPLETED and not azampay_attempt.needs_refund
         assert invoice.status == Invoice.Status.PAID
     assert integrity_audit() == []
+
+
+class TestInvoiceLock:
+    def test_the_books_are_the_same_with_or_without_the_invoice_hint(self, db, pesapal):
+        invoice = issued_invoice()
+        first = payment_start(invoice=invoice, gateway="pesapal").attempt
+        second = PaymentAttempt.objects.create(
+            invoice=invoice,
+            gateway="azampay",
+            merchant_reference=f"{first.merchant_reference}-2",
+            amount=first.amount,
+            currency=first.currency,
+        )
+        with transaction.atomic():
+            found = invoice_lock(attempt_id=second.pk)
+            hinted = invoice_lock(attempt_id=second.pk, invoice_id=invoice.pk)
+        for books in (found, hinted):
+            assert books.attempt.pk == second.pk
+            assert [a.pk for a in books.attempts] == [first.pk, second.pk]
+            assert books.invoice.pk == invoice.pk
+            assert all(a.invoice is books.invoice for a in books.attempts)
+
+    def test_a_wrong_hint_finds_no_attempt(self, db, pesapal):
+        attempt = payment_start(invoice=issued_invoice(), gateway="pesapal").attempt
+        other = issued_invoice(email="someone.else@example.co.tz")
+        with transaction.atomic(), pytest.raises(PaymentAttempt.DoesNotExist):
+            invoice_lock(attempt_id=attempt.pk, invoice_id=other.pk)
+
+    def test_only_inside_a_transaction(self, transactional_db, pesapal):
+        attempt = payment_start(invoice=issued_invoice(), gateway="pesapal").attempt
+        with pytest.raises(RuntimeError, match="inside a transaction"):
+            invoice_lock(attempt_id=attempt.pk, invoice_id=attempt.invoice_id)
