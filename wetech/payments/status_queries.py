@@ -8,11 +8,12 @@ hundred calls, enough for the gateway to rate-limit us for every customer. Now:
   with `cache.add` (when the cache raises, a per-process lock instead);
 - for `GATEWAY_STATUS_COALESCE_SECONDS` after the gateway answered, repeats are answered from
   what we already know (the attempt's current state, which that answer settled) without a call;
-
-One cache key per attempt holds both: ("in-flight", t) while a query runs, then ("answered", t)
-once the gateway answered (the same write frees the lock and opens the window). A fresh query is
-two cache round trips (take, answer), a repeat two (take refused, read);
 - the reconciler and staff's "re-check now" pass `bypass_window=True`: they always ask.
+
+One cache key per attempt holds both the lock and the window: ("in-flight", t) while a query
+runs, then ("answered", t) once the gateway answered (the same write frees the lock and opens the
+window). A fresh query costs two cache round trips (take, answer), a repeat two (take refused,
+read).
 
 A repeat that was not asked about is not lost news: the reconciler treats an attempt that got a
 notification after its last check as due at once (`reconciliation.attempt_due`).
