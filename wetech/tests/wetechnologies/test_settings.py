@@ -80,8 +80,10 @@ def test_database_url_switches_to_postgresql_with_pooling_and_connect_timeout():
 
 def test_redis_url_switches_the_cache_backend():
     assert settings_of({"REDIS_URL": None})["cache"].endswith("LocMemCache")
-    assert settings_of({"REDIS_URL": "redis://127.0.0.1:6379/3"})["cache"].endswith(
-        "redis.RedisCache"
+    # Django's Redis backend, through wetech/cache.py (one client per connection pool).
+    assert (
+        settings_of({"REDIS_URL": "redis://127.0.0.1:6379/3"})["cache"]
+        == "wetech.cache.PooledRedisCache"
     )
 
 
