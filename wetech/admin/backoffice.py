@@ -3,7 +3,7 @@ twice, landed on a void invoice or was charged back) and the audit trail of staf
 
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
@@ -11,6 +11,7 @@ from django.utils.timesince import timesince
 from wetech.admin.base import LargeListAdmin, ReadOnlyAdmin, ReadOnlyInline
 from wetech.admin.confirm import (
     StaffAction,
+    StaffActionsMixin,
     action_url,
     actor_name,
     back_to,
@@ -23,6 +24,8 @@ from wetech.admin.forms import ResolveForm, case_currency, resolve_choices
 from wetech.admin.search import SearchTerm, TypedSearchMixin, invoices_q
 from wetech.models import AuditEntry, GatewayNotification, ReviewCase
 from wetech.money import format_money
+from wetech.payments.refunds import RefundNotAllowed
+from wetech.payments.review import review_case_resolve
 
 # The keys of `gateway_said` and `expected` shown first, in this order; others follow sorted.
 _CASE_KEYS = (
@@ -141,7 +144,7 @@ class AuditEntryAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
 
 
 @admin.register(ReviewCase)
-class ReviewCaseAdmin(TypedSearchMixin, ReadOnlyAdmin):
+class ReviewCaseAdmin(StaffActionsMixin, TypedSearchMixin, ReadOnlyAdmin):
     """The review queue: open cases first, oldest worries visible by their age."""
 
     list_display = (
@@ -306,31 +309,18 @@ class ReviewCaseAdmin(TypedSearchMixin, ReadOnlyAdmin):
             empty="Nothing yet.",
         )
 
-    def get_urls(self):
-        resolve = self.admin_site.admin_view(self.resolve_view)
-        return [
-            path("<path:object_id>/resolve/", resolve, name="wetech_reviewcase_resolve"),
-            *super().get_urls(),
-        ]
+    staff_action_views = {"resolve": "resolve_view"}
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        case = self.get_object(request, object_id)
-        actions = []
-        if case is not None and case.is_open and request.user.has_perm("wetech.resolve_reviewcase"):
-            actions.append(StaffAction("Resolve…", action_url(case, "resolve")))
-        extra_context = {**(extra_context or {}), "staff_actions": actions}
-        return super().change_view(request, object_id, form_url, extra_context)
+    def staff_actions(self, request, case: ReviewCase) -> list[StaffAction]:
+        if case.is_open and request.user.has_perm("wetech.resolve_reviewcase"):
+            return [StaffAction("Resolve…", action_url(case, "resolve"))]
+        return []
 
     def resolve_view(self, request, object_id):
         permission_require(request, "wetech.resolve_reviewcase")
         case = object_or_404(self, request, object_id)
         form = ResolveForm(request.POST if request.method == "POST" else None, case=case)
         if request.method == "POST" and case.is_open and form.is_valid():
-            # The review service lands with the refunds part of issue 12; imported here so the
-            # rest of the back office works without it.
-            from wetech.payments.refunds import RefundNotAllowed
-            from wetech.payments.review import review_case_resolve
-
             data = form.cleaned_data
             try:
                 review_case_resolve(

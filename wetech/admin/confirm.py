@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 CONFIRM_TEMPLATE = "admin/wetech/confirm_action.html"
 
@@ -21,6 +21,37 @@ class StaffAction:
     label: str
     url: str
     danger: bool = False
+
+
+class StaffActionsMixin:
+    """A change page's action buttons and the confirmation views behind them, for a ModelAdmin.
+
+    `staff_action_views` maps each action's URL segment to the view method that serves it:
+    `<object id>/<segment>/`, named `admin:<app>_<model>_<segment>` (dashes as underscores), as
+    `action_url(obj, action)` reverses it. `staff_actions(request, obj)` says which buttons this
+    user sees on this object's page; each view still checks its own permission."""
+
+    staff_action_views: dict[str, str] = {}
+
+    def get_urls(self):
+        meta = self.model._meta
+        return [
+            path(
+                f"<path:object_id>/{segment}/",
+                self.admin_site.admin_view(getattr(self, view)),
+                name=f"{meta.app_label}_{meta.model_name}_{segment.replace('-', '_')}",
+            )
+            for segment, view in self.staff_action_views.items()
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        actions = self.staff_actions(request, obj) if obj is not None else []
+        extra_context = {**(extra_context or {}), "staff_actions": actions}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def staff_actions(self, request, obj) -> list[StaffAction]:
+        return []
 
 
 def permission_require(request, permission: str) -> None:

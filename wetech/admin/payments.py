@@ -4,13 +4,13 @@ and credit notes; refunding a completed payment on its own confirmation page."""
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.http import Http404
-from django.urls import path
 from django.utils import timezone
 
 from wetech.admin.backoffice import AttemptAuditEntryInline
 from wetech.admin.base import LargeListAdmin, ReadOnlyAdmin, ReadOnlyInline
 from wetech.admin.confirm import (
     StaffAction,
+    StaffActionsMixin,
     action_url,
     actor_name,
     back_to,
@@ -42,6 +42,7 @@ from wetech.payments.gateways.base import GatewayError, MalformedNotification
 from wetech.payments.gateways.registry import UnknownGateway, gateway_named
 from wetech.payments.inbox import notification_process
 from wetech.payments.reconcile import attempt_recheck
+from wetech.payments.refunds import RefundNotAllowed, refund_request
 from wetech.payments.start import OrderCancel
 
 
@@ -141,7 +142,7 @@ class LedgerEntryInline(ReadOnlyInline):
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
+class PaymentAttemptAdmin(StaffActionsMixin, TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "merchant_reference",
@@ -186,32 +187,21 @@ class PaymentAttemptAdmin(TypedSearchMixin, LargeListAdmin, ReadOnlyAdmin):
             return any_of(PaymentAttempt, Q(payer_phone=term.value), invoices_q(term))
         return invoices_q(term)
 
-    def get_urls(self):
-        refund = self.admin_site.admin_view(self.refund_view)
-        return [
-            path("<path:object_id>/refund/", refund, name="wetech_paymentattempt_refund"),
-            *super().get_urls(),
-        ]
+    staff_action_views = {"refund": "refund_view"}
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        attempt = self.get_object(request, object_id)
+    def staff_actions(self, request, attempt: PaymentAttempt) -> list[StaffAction]:
         actions = []
-        if attempt is not None and attempt.status == PaymentAttempt.Status.COMPLETED:
+        if attempt.status == PaymentAttempt.Status.COMPLETED:
             if request.user.has_perm("wetech.resend_email"):
                 url = action_url(attempt.invoice, "resend") + f"?email=receipt-{attempt.pk}"
                 actions.append(StaffAction("Send the receipt again…", url))
             if request.user.has_perm("wetech.refund_payment"):
                 actions.append(StaffAction("Refund…", action_url(attempt, "refund"), danger=True))
-        extra_context = {**(extra_context or {}), "staff_actions": actions}
-        return super().change_view(request, object_id, form_url, extra_context)
+        return actions
 
     def refund_view(self, request, object_id):
         permission_require(request, "wetech.refund_payment")
         attempt = object_or_404(self, request, object_id)
-        # The refund service lands with the refunds part of issue 12; imported here so the
-        # rest of the back office works without it.
-        from wetech.payments.refunds import RefundNotAllowed, refund_request
-
         invoice = attempt.invoice
         try:
             gateway = gateway_named(attempt.gateway)

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.http import HttpResponse
-from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 from modeltranslation.admin import TranslationAdmin
@@ -16,6 +15,7 @@ from wetech.admin.backoffice import AuditEntryInline
 from wetech.admin.base import LargeListAdmin
 from wetech.admin.confirm import (
     StaffAction,
+    StaffActionsMixin,
     action_url,
     actor_name,
     back_to,
@@ -88,7 +88,7 @@ class ClientAdmin(TypedSearchMixin, LargeListAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(TypedSearchMixin, LargeListAdmin):
+class LeadAdmin(StaffActionsMixin, TypedSearchMixin, LargeListAdmin):
     list_display = (
         "created_at",
         "name",
@@ -163,24 +163,12 @@ class LeadAdmin(TypedSearchMixin, LargeListAdmin):
             return Q(pk__in=invoices.values("lead_id"))
         return words_q(term, "name", "company")
 
-    def get_urls(self):
-        issue = self.admin_site.admin_view(self.issue_invoice_view)
-        return [
-            path("<path:object_id>/issue-invoice/", issue, name="wetech_lead_issue_invoice"),
-            *super().get_urls(),
-        ]
+    staff_action_views = {"issue-invoice": "issue_invoice_view"}
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        lead = self.get_object(request, object_id)
-        actions = []
-        if (
-            lead is not None
-            and request.user.has_perm("wetech.issue_invoice")
-            and _issue_refusal(lead) == ""
-        ):
-            actions.append(StaffAction("Issue an invoice…", action_url(lead, "issue_invoice")))
-        extra_context = {**(extra_context or {}), "staff_actions": actions}
-        return super().change_view(request, object_id, form_url, extra_context)
+    def staff_actions(self, request, lead: Lead) -> list[StaffAction]:
+        if request.user.has_perm("wetech.issue_invoice") and _issue_refusal(lead) == "":
+            return [StaffAction("Issue an invoice…", action_url(lead, "issue_invoice"))]
+        return []
 
     def issue_invoice_view(self, request, object_id):
         permission_require(request, "wetech.issue_invoice")
@@ -347,7 +335,7 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(TypedSearchMixin, LargeListAdmin):
+class InvoiceAdmin(StaffActionsMixin, TypedSearchMixin, LargeListAdmin):
     list_display = (
         "number_or_draft",
         "client_name",
@@ -407,24 +395,9 @@ class InvoiceAdmin(TypedSearchMixin, LargeListAdmin):
             return (InvoiceLineInline,)
         return self.inlines
 
-    def get_urls(self):
-        void = self.admin_site.admin_view(self.void_view)
-        resend = self.admin_site.admin_view(self.resend_view)
-        return [
-            path("<path:object_id>/void/", void, name="wetech_invoice_void"),
-            path("<path:object_id>/resend/", resend, name="wetech_invoice_resend"),
-            *super().get_urls(),
-        ]
+    staff_action_views = {"void": "void_view", "resend": "resend_view"}
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        invoice = self.get_object(request, object_id)
-        extra_context = {
-            **(extra_context or {}),
-            "staff_actions": self._staff_actions(request, invoice) if invoice else [],
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _staff_actions(self, request, invoice: Invoice) -> list[StaffAction]:
+    def staff_actions(self, request, invoice: Invoice) -> list[StaffAction]:
         user = request.user
         actions = []
         if user.has_perm("wetech.resend_email") and invoice.status not in (
