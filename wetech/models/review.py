@@ -63,3 +63,14 @@ class ReviewCase(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+    def close(self, *, decision: str, reason: str, actor: str, now) -> None:
+        """Mark the case resolved with its decision and why (the caller holds its row lock)."""
+        self.status = self.Status.RESOLVED
+        self.decision = decision
+        self.resolution_reason = reason
+        self.resolved_by = actor
+        self.resolved_at = now
+        self.save(
+            update_fields=["status", "decision", "resolution_reason", "resolved_by", "resolved_at"]
+        )

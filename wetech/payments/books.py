@@ -267,14 +267,7 @@ def _case_close(
         )
     )
     for case in cases:
-        case.status = ReviewCase.Status.RESOLVED
-        case.decision = decision
-        case.resolution_reason = reason
-        case.resolved_by = actor
-        case.resolved_at = now
-        case.save(
-            update_fields=["status", "decision", "resolution_reason", "resolved_by", "resolved_at"]
-        )
+        case.close(decision=decision, reason=reason, actor=actor, now=now)
     return cases
 
 

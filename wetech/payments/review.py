@@ -122,17 +122,6 @@ def _refusal(case: ReviewCase, decision: str, invoice_currency: str) -> str:
     return ""
 
 
-def _case_close(case: ReviewCase, *, decision: str, reason: str, actor: str, now) -> None:
-    case.status = ReviewCase.Status.RESOLVED
-    case.decision = decision
-    case.resolution_reason = reason
-    case.resolved_by = actor
-    case.resolved_at = now
-    case.save(
-        update_fields=["status", "decision", "resolution_reason", "resolved_by", "resolved_at"]
-    )
-
-
 def review_case_resolve(
     *,
     case: ReviewCase,
@@ -174,7 +163,7 @@ def review_case_resolve(
         if refusal:
             raise ReviewDecisionNotAllowed(refusal)
         # Closed first: what follows derives the flags and the invoice from the open cases.
-        _case_close(case, decision=decision, reason=reason, actor=actor, now=now)
+        case.close(decision=decision, reason=reason, actor=actor, now=now)
         alerts = []
         if decision == Decision.REFUND:
             try:
