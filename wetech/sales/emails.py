@@ -106,11 +106,13 @@ def invoice_email_schedule(*, invoice: Invoice) -> None:
     context = {
         "invoice": invoice,
         "invoice_url": invoice_absolute_url(invoice),
-        "site_url": settings.SITE_URL,
+        "site_url": home_absolute_url(invoice.language),
     }
     email_send(
         template="invoice",
         to=[invoice.client_email],
         context=context,
         reason=f"invoice {invoice.number}",
+        # The customer's language, stored with the invoice.
+        language=invoice.language,
     )

@@ -75,6 +75,24 @@ def service_line_description(service: Service, language: str) -> str:
     return f"{name} ({note})" if note else name
 
 
+def _invoice_for(lead: Lead, *, currency: str) -> Invoice:
+    """A new (unsaved) invoice to the lead's buyer, in the customer's language."""
+    return Invoice(
+        client=lead.client,
+        lead=lead,
+        client_name=lead.name,
+        client_email=lead.email,
+        client_phone=lead.phone,
+        client_company=lead.company,
+        # The buyer's TIN as they gave it with this order: the tax invoice keeps it.
+        client_tin=lead.tin,
+        # The language they wrote to us in: the invoice page, its emails and its PDF use it.
+        language=lead.language,
+        currency=currency,
+        tax_rate=settings.INVOICE_TAX_RATE,
+    )
+
+
 def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
     """A draft invoice with its one line for the lead's priced service (None when there is
     nothing to invoice), its totals computed from that line; `invoice_issue_new` issues it.
@@ -85,19 +103,7 @@ def invoice_create_for_lead(*, lead: Lead) -> Invoice | None:
     service = lead.service
     if service is None or not service.is_priced:
         return None
-    invoice = Invoice(
-        client=lead.client,
-        lead=lead,
-        client_name=lead.name,
-        client_email=lead.email,
-        client_phone=lead.phone,
-        client_company=lead.company,
-        # The buyer's TIN as they gave it with this order: the tax invoice keeps it.
-        client_tin=lead.tin,
-        language=lead.language,
-        currency=service.currency,
-        tax_rate=settings.INVOICE_TAX_RATE,
-    )
+    invoice = _invoice_for(lead, currency=service.currency)
     line = InvoiceLine(
         position=1,
         description=service_line_description(service, lead.language),
@@ -213,17 +219,8 @@ def invoice_issue_for_lead(
     amounts = [quantize(line.quantity * line.unit_price) for line in lines]
     if not lines or sum(amounts, start=Decimal("0")) <= 0:
         raise InvoiceActionNotAllowed("the lines add up to nothing")
-    invoice = Invoice.objects.create(
-        client=lead.client,
-        lead=lead,
-        client_name=lead.name,
-        client_email=lead.email,
-        client_phone=lead.phone,
-        client_company=lead.company,
-        client_tin=lead.tin,
-        currency=service.currency,
-        tax_rate=settings.INVOICE_TAX_RATE,
-    )
+    invoice = _invoice_for(lead, currency=service.currency)
+    invoice.save()
     for position, line in enumerate(lines, start=1):
         InvoiceLine.objects.create(
             invoice=invoice,

@@ -39,13 +39,16 @@ def staff_user():
     return get_user_model().objects.create_user("neema", "neema@wetech.co.tz", "pw-123456789")
 
 
-def on_request_lead(*, email="juma@example.co.tz", slug="custom-software", **service):
+def on_request_lead(
+    *, email="juma@example.co.tz", slug="custom-software", language="en", **service
+):
     lead, invoice = lead_capture(
         name="Juma Said",
         email=email,
         phone="+255754000111",
         company="Said Logistics",
         service=make_service(name="Custom software", slug=slug, price=None, **service),
+        language=language,
     )
     assert invoice is None
     return lead
@@ -124,6 +127,20 @@ class TestIssueForLead:
             "total": "1858501.48",
             "currency": "TZS",
         }
+
+    def test_a_kiswahili_customers_invoice_and_its_email_are_in_kiswahili(
+        self, staff_user, django_capture_on_commit_callbacks
+    ):
+        lead = on_request_lead(language="sw")
+        with django_capture_on_commit_callbacks(execute=True):
+            invoice = invoice_issue_for_lead(
+                lead=lead, lines=LINES, reason="Bei imekubaliwa", actor="neema", user=staff_user
+            )
+
+        assert invoice.language == "sw"
+        [email] = [m for m in outbox_deliver() if invoice.number in m.subject]
+        assert email.subject == f"Ankara yako ya WeTech {invoice.number}"
+        assert f"/sw/invoices/{invoice.token}/" in email.body
 
     @pytest.mark.parametrize(
         ("case", "message"),
